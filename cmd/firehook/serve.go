@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/firehook/firehook/node"
+)
+
+// serveFlags are the flags of firehook serve (API.md).
+type serveFlags struct {
+	data, listen, adminListen, name string
+	gossipListen, join              string
+	allowPrivate                    bool
+	trustedProxies                  string
+	logLevel, logFormat             string
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	d := node.DefaultConfig()
+	fs.StringVar(&f.data, "data", d.DataDir, "data directory (badger)")
+	fs.StringVar(&f.listen, "listen", d.Listen, "public ingest listener address")
+	fs.StringVar(&f.adminListen, "admin-listen", d.AdminListen, "admin API listener address")
+	fs.StringVar(&f.name, "node", "", "node name (default: host name)")
+	fs.StringVar(&f.gossipListen, "gossip-listen", "", "gossip listener address (clustering: not available yet)")
+	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses to join (clustering: not available yet)")
+	fs.BoolVar(&f.allowPrivate, "allow-private-endpoints", false, "let webhook endpoints target private and loopback addresses")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("firehook serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f serveFlags
+	f.register(fs)
+	if err := parseFlags(fs, args, os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	if f.join != "" || f.gossipListen != "" {
+		// Refuse rather than pretend: a node that silently ignored --join
+		// would look clustered and not be.
+		return fmt.Errorf("--join/--gossip-listen: clustering is not implemented in this version yet: %w", errUsage)
+	}
+	proxies, err := parsePrefixes(f.trustedProxies)
+	if err != nil {
+		return err
+	}
+	name := f.name
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	n, err := node.Start(node.Config{
+		DataDir:               f.data,
+		Listen:                f.listen,
+		AdminListen:           f.adminListen,
+		Name:                  name,
+		AdminToken:            os.Getenv("FIREHOOK_ADMIN_TOKEN"),
+		AllowPrivateEndpoints: f.allowPrivate,
+		TrustedProxies:        proxies,
+		Log:                   log,
+		Stdout:                stdout,
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("signal received; shutting down")
+	case err := <-n.Err():
+		log.Error("listener failed; shutting down", "err", err)
+	}
+	return n.Shutdown(context.Background())
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, errUsage)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want json or text: %w", format, errUsage)
+	}
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxies %q: not a CIDR or address: %w", part, errUsage)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}

@@ -1,0 +1,16 @@
+package firehook
+
+import "errors"
+
+// Sentinel errors shared by the stores and the HTTP layers. Compare with
+// errors.Is; implementations wrap them with context.
+var (
+	// ErrNotFound: the record does not exist (or is not visible to the caller).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write collides with an existing record.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the input failed validation; the wrapped message says why.
+	ErrInvalid = errors.New("invalid")
+	// ErrClosed: the component has been closed and accepts no more work.
+	ErrClosed = errors.New("closed")
+)

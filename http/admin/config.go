@@ -1,0 +1,75 @@
+package admin
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/firehook/firehook"
+)
+
+// ConfigStore is the configuration the admin API manages; it is the
+// persistence.ConfigStore in a node. Implementations are safe for
+// concurrent use, and every write is durable when it returns.
+type ConfigStore interface {
+	CreateTenant(firehook.Tenant) error
+	Tenant(id string) (firehook.Tenant, bool)
+	TenantByAPIKeyHash(h string) (firehook.Tenant, bool)
+	Tenants() []firehook.Tenant
+	UpdateTenant(id string, fn func(*firehook.Tenant) error) (firehook.Tenant, error)
+
+	CreateSite(firehook.Site) error
+	Site(id string) (firehook.Site, bool)
+	Sites(tenantID string) []firehook.Site
+	UpdateSite(id string, fn func(*firehook.Site) error) (firehook.Site, error)
+	DeleteSite(id string) error
+
+	CreateEndpoint(firehook.Endpoint) error
+	Endpoint(id string) (firehook.Endpoint, bool)
+	Endpoints(tenantID string) []firehook.Endpoint
+	UpdateEndpoint(id string, fn func(*firehook.Endpoint) error) (firehook.Endpoint, error)
+	DeleteEndpoint(id string) error
+}
+
+// Config configures the admin API.
+type Config struct {
+	// Store holds the configuration. Required.
+	Store ConfigStore
+	// OperatorTokenHash is the hex sha256 of the operator token. Required:
+	// an empty hash would let nobody in as operator.
+	OperatorTokenHash string
+	// AllowPrivateEndpoints lets endpoints target loopback, private,
+	// link-local and similar addresses. Default false (SSRF protection).
+	AllowPrivateEndpoints bool
+	// Ready reports whether the node serves; /readyz answers 503 while it
+	// returns false. Default: always ready.
+	Ready func() bool
+	// OpenAPI is the OpenAPI document served at /v1/openapi.json.
+	OpenAPI []byte
+	// MaxBody is the largest request body in bytes. Default 64 KiB.
+	MaxBody int64
+	// SecretOverlap is how long the previous endpoint secret keeps signing
+	// after a rotation. Default 24 h.
+	SecretOverlap time.Duration
+	// Log receives errors. Default slog.Default().
+	Log *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) withDefaults() {
+	if c.Ready == nil {
+		c.Ready = func() bool { return true }
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 64 << 10
+	}
+	if c.SecretOverlap <= 0 {
+		c.SecretOverlap = 24 * time.Hour
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}

@@ -1,0 +1,111 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/firehook/firehook/http/api"
+)
+
+// Handler serves the admin API. Routes (all under Bearer auth except the
+// probes and the OpenAPI document):
+//
+//	GET  /healthz, /readyz, /v1/openapi.json
+//	POST /v1/tenants                          operator
+//	GET  /v1/tenants, /v1/tenants/{id}
+//	PATCH /v1/tenants/{id}                    operator
+//	POST /v1/tenants/{id}/rotate-key
+//	POST /v1/sites; GET /v1/sites; GET, PATCH, DELETE /v1/sites/{id}
+//	POST /v1/endpoints; GET /v1/endpoints; GET, PATCH, DELETE /v1/endpoints/{id}
+//	GET  /v1/endpoints/{id}/secret
+//	POST /v1/endpoints/{id}/rotate-secret, /disable, /enable
+type Handler struct {
+	cfg    Config
+	router chi.Router
+}
+
+// New returns the admin API for cfg. Routes added by later stages mount
+// on Router() inside the authenticated group via Mount.
+func New(cfg Config) *Handler {
+	cfg.withDefaults()
+	h := &Handler{cfg: cfg}
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		api.WriteError(w, nil, api.Errorf(api.CodeNotFound, "no such route"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		api.WriteError(w, nil, api.Errorf(api.CodeMethodNotAllowed, "method not allowed"))
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", h.readyz)
+	r.Get("/v1/openapi.json", h.openapi)
+	r.Group(func(r chi.Router) {
+		r.Use(h.authenticate)
+		r.With(operatorOnly).Post("/v1/tenants", h.createTenant)
+		r.Get("/v1/tenants", h.listTenants)
+		r.Get("/v1/tenants/{id}", h.getTenant)
+		r.With(operatorOnly).Patch("/v1/tenants/{id}", h.patchTenant)
+		r.Post("/v1/tenants/{id}/rotate-key", h.rotateTenantKey)
+
+		r.Post("/v1/sites", h.createSite)
+		r.Get("/v1/sites", h.listSites)
+		r.Get("/v1/sites/{id}", h.getSite)
+		r.Patch("/v1/sites/{id}", h.patchSite)
+		r.Delete("/v1/sites/{id}", h.deleteSite)
+
+		r.Post("/v1/endpoints", h.createEndpoint)
+		r.Get("/v1/endpoints", h.listEndpoints)
+		r.Get("/v1/endpoints/{id}", h.getEndpoint)
+		r.Patch("/v1/endpoints/{id}", h.patchEndpoint)
+		r.Delete("/v1/endpoints/{id}", h.deleteEndpoint)
+		r.Get("/v1/endpoints/{id}/secret", h.getEndpointSecret)
+		r.Post("/v1/endpoints/{id}/rotate-secret", h.rotateEndpointSecret)
+		r.Post("/v1/endpoints/{id}/disable", h.disableEndpoint)
+		r.Post("/v1/endpoints/{id}/enable", h.enableEndpoint)
+	})
+	h.router = r
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// Routes exposes the router so tests can walk the route table.
+func (h *Handler) Routes() chi.Routes { return h.router }
+
+func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !h.cfg.Ready() {
+		api.WriteError(w, nil, api.Errorf(api.CodeUnavailable, "not ready"))
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (h *Handler) openapi(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(h.cfg.OpenAPI)
+}
+
+// decode reads the JSON body of r into v (strict: unknown fields refused).
+func (h *Handler) decode(r *http.Request, v any) error {
+	return api.DecodeJSON(r.Body, h.cfg.MaxBody, v)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, err error) { api.WriteError(w, h.cfg.Log, err) }
+
+// scopeTenant decides the tenant a create or list acts on: a tenant key
+// acts on its own tenant (naming another answers 404, as if it did not
+// exist); the operator must name one for create, may omit it for list.
+func scopeTenant(p principal, requested string, required bool) (string, error) {
+	switch {
+	case !p.operator && requested == "":
+		return p.tenantID, nil
+	case !p.operator && requested != p.tenantID:
+		return "", api.Errorf(api.CodeNotFound, "tenant not found")
+	case p.operator && requested == "" && required:
+		return "", api.Errorf(api.CodeValidation, "tenant_id is required")
+	}
+	return requested, nil
+}

@@ -1,0 +1,179 @@
+package ingest
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/http/api"
+)
+
+// Handler serves the public ingest routes:
+//
+//	GET     /p.js              the pixel script
+//	POST    /v1/collect        a page view (JSON or text/plain JSON)
+//	OPTIONS /v1/collect        CORS preflight
+//	GET     /v1/collect.gif    a page view from query parameters; a 1x1 GIF
+//	GET     /healthz           liveness
+type Handler struct {
+	cfg    Config
+	limits limiters
+	router chi.Router
+}
+
+// New returns the ingest handler for cfg.
+func New(cfg Config) *Handler {
+	cfg.withDefaults()
+	h := &Handler{cfg: cfg}
+	r := chi.NewRouter()
+	r.Get("/p.js", servePixel)
+	r.Post("/v1/collect", h.collect)
+	r.Options("/v1/collect", preflight)
+	r.Get("/v1/collect.gif", h.collectGIF)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		api.WriteError(w, nil, api.Errorf(api.CodeNotFound, "no such route"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		api.WriteError(w, nil, api.Errorf(api.CodeMethodNotAllowed, "method not allowed"))
+	})
+	h.router = r
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// optedOut reports whether the browser asks not to be tracked.
+func optedOut(r *http.Request) bool {
+	return r.Header.Get("Sec-GPC") == "1" || r.Header.Get("DNT") == "1"
+}
+
+func (h *Handler) collect(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	setCORS(w.Header(), origin)
+	if optedOut(r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "text/plain") {
+			h.fail(w, api.Errorf(api.CodeUnsupportedMedia, "content type must be application/json or text/plain"))
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.fail(w, api.Errorf(api.CodeTooLarge, "body is larger than %d bytes", h.cfg.MaxBody))
+			return
+		}
+		h.fail(w, api.Errorf(api.CodeInvalidJSON, "cannot read body"))
+		return
+	}
+	var pv pageView
+	if err := api.DecodeBytes(body, &pv, false); err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.accept(w, r, &pv, origin, false)
+}
+
+func (h *Handler) collectGIF(w http.ResponseWriter, r *http.Request) {
+	if optedOut(r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	q := r.URL.Query()
+	pv := pageView{
+		Site:  q.Get("site"),
+		VID:   q.Get("vid"),
+		URL:   q.Get("url"),
+		Ref:   q.Get("ref"),
+		Title: q.Get("title"),
+		SID:   q.Get("sid"),
+	}
+	for _, s := range []string{pv.Site, pv.VID, pv.URL, pv.Ref, pv.Title, pv.SID} {
+		if !utf8.ValidString(s) {
+			h.fail(w, api.Errorf(api.CodeInvalidUTF8, "query parameters must be valid UTF-8"))
+			return
+		}
+	}
+	if ts := q.Get("ts"); ts != "" {
+		n, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			h.fail(w, api.Errorf(api.CodeValidation, "ts must be unix milliseconds"))
+			return
+		}
+		pv.TS = n
+	}
+	if pv.VID == "" {
+		// Without script there is no first-party id: each hit is its own
+		// anonymous visitor.
+		pv.VID = firehook.NewID("anon_")
+	}
+	h.accept(w, r, &pv, r.Header.Get("Origin"), true)
+}
+
+// accept runs the checks shared by both collect routes, stores the event
+// and answers: 202 {"event_id"} (or the GIF) once it is on disk.
+func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pv *pageView, origin string, gif bool) {
+	if pv.Site == "" {
+		h.fail(w, api.Errorf(api.CodeMissingSite, "site is required"))
+		return
+	}
+	site, ok := h.cfg.Sites.SiteByKey(pv.Site)
+	if !ok {
+		h.fail(w, api.Errorf(api.CodeUnknownSite, "unknown site"))
+		return
+	}
+	if !originAllowed(&site, origin) {
+		h.fail(w, api.Errorf(api.CodeOriginNotAllowed, "origin %q may not send events for this site", origin))
+		return
+	}
+	now := h.cfg.Now()
+	ev := &firehook.Event{TenantID: site.TenantID, SiteID: site.ID, ReceivedAt: now.UTC()}
+	if err := pv.normalise(ev, now); err != nil {
+		h.fail(w, err)
+		return
+	}
+	// Rate limit after validation, so that junk does not eat the budget of
+	// real page views.
+	if ok, wait := h.limits.allow(&site, now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+		h.fail(w, api.Errorf(api.CodeRateLimited, "site is over its rate limit of %d events/s", site.RateLimitPerS))
+		return
+	}
+	ev.IP = clientIP(r, h.cfg.TrustedProxies)
+	ev.UserAgent = cleanText(r.UserAgent(), maxUALen)
+	ev.ID = firehook.NewID(firehook.PrefixEvent)
+	if err := h.cfg.Events.Append(r.Context(), ev); err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away; nothing to answer
+		}
+		h.fail(w, err)
+		return
+	}
+	if gif {
+		writeGIF(w)
+		return
+	}
+	api.WriteJSON(w, http.StatusAccepted, acceptedBody{EventID: ev.ID})
+}
+
+type acceptedBody struct {
+	EventID string `json:"event_id"`
+}
+
+func (h *Handler) fail(w http.ResponseWriter, err error) {
+	api.WriteError(w, h.cfg.Log, err)
+}

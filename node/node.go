@@ -1,0 +1,238 @@
+// Package node wires one Firehook node together: the store, the ingest
+// listener, the admin listener, and their orderly start and stop. The
+// binary's serve and demo commands and the end-to-end tests start nodes
+// through it.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/docs"
+	"github.com/firehook/firehook/http/admin"
+	"github.com/firehook/firehook/http/ingest"
+	"github.com/firehook/firehook/persistence"
+)
+
+// Config configures a node. Zero values mean the defaults of DefaultConfig.
+type Config struct {
+	// DataDir holds the badger database. Default ./firehook-data.
+	DataDir string
+	// Listen is the public ingest listener address. Default :8080.
+	Listen string
+	// AdminListen is the admin listener address. Default 127.0.0.1:8081:
+	// the admin API is not on the public network unless the operator says so.
+	AdminListen string
+	// Name names the node in logs. Default: the host name.
+	Name string
+	// AdminToken is the operator token. Empty: a token generated at the
+	// first start is used (its hash is stored in the data dir and the
+	// token is printed once to Stdout).
+	AdminToken string
+	// AllowPrivateEndpoints lets endpoints target private addresses.
+	AllowPrivateEndpoints bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// ShutdownTimeout bounds the graceful stop. Default 10 s.
+	ShutdownTimeout time.Duration
+	// Log is the node's logger. Default slog.Default().
+	Log *slog.Logger
+	// Stdout receives the one-time print of a generated admin token.
+	// Default io.Discard.
+	Stdout io.Writer
+	// Store tunes the store; its Dir is set from DataDir.
+	Store persistence.Config
+}
+
+// DefaultConfig returns the defaults of a node.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:         "./firehook-data",
+		Listen:          ":8080",
+		AdminListen:     "127.0.0.1:8081",
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+func (c *Config) withDefaults() {
+	d := DefaultConfig()
+	if c.DataDir == "" {
+		c.DataDir = d.DataDir
+	}
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.AdminListen == "" {
+		c.AdminListen = d.AdminListen
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Stdout == nil {
+		c.Stdout = io.Discard
+	}
+}
+
+// Node is one running Firehook node.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	store *persistence.Store
+	ready atomic.Bool
+
+	ingestLn, adminLn   net.Listener
+	ingestSrv, adminSrv *http.Server
+	wg                  sync.WaitGroup
+	serveErr            chan error
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start opens the store, binds both listeners and serves until Shutdown.
+func Start(cfg Config) (*Node, error) {
+	cfg.withDefaults()
+	n := &Node{cfg: cfg, log: cfg.Log, serveErr: make(chan error, 2)}
+	sc := cfg.Store
+	sc.Dir = cfg.DataDir
+	if sc.Log == nil {
+		sc.Log = cfg.Log
+	}
+	var err error
+	if n.store, err = persistence.Open(sc); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	tokenHash, err := n.operatorTokenHash()
+	if err != nil {
+		_ = n.store.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+
+	ingestH := ingest.New(ingest.Config{
+		Sites:          n.store.Config,
+		Events:         n.store.Events,
+		TrustedProxies: cfg.TrustedProxies,
+		Log:            cfg.Log.With("component", "ingest"),
+	})
+	adminH := admin.New(admin.Config{
+		Store:                 n.store.Config,
+		OperatorTokenHash:     tokenHash,
+		AllowPrivateEndpoints: cfg.AllowPrivateEndpoints,
+		Ready:                 n.ready.Load,
+		OpenAPI:               docs.OpenAPI,
+		Log:                   cfg.Log.With("component", "admin"),
+	})
+	if n.ingestLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		_ = n.store.Close()
+		return nil, fmt.Errorf("node: ingest listener: %w", err)
+	}
+	if n.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		_ = n.ingestLn.Close()
+		_ = n.store.Close()
+		return nil, fmt.Errorf("node: admin listener: %w", err)
+	}
+	n.ingestSrv = newServer(ingestH, cfg.Log)
+	n.adminSrv = newServer(adminH, cfg.Log)
+	n.serve(n.ingestSrv, n.ingestLn)
+	n.serve(n.adminSrv, n.adminLn)
+	n.ready.Store(true)
+	n.log.Info("node started", "node", cfg.Name, "ingest", n.IngestAddr(), "admin", n.AdminAddr(),
+		"data", cfg.DataDir, "last_event_seq", n.store.Events.LastSeq())
+	return n, nil
+}
+
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second, // graph imports stream large bodies
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func (n *Node) serve(srv *http.Server, ln net.Listener) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.serveErr <- err
+		}
+	}()
+}
+
+// operatorTokenHash returns the hash of the configured token, or of the
+// generated one, generating (and printing) it at the first start.
+func (n *Node) operatorTokenHash() (string, error) {
+	if n.cfg.AdminToken != "" {
+		return admin.HashToken(n.cfg.AdminToken), nil
+	}
+	h, err := n.store.AdminTokenHash()
+	if err == nil {
+		n.log.Info("using the operator token generated at first start (set FIREHOOK_ADMIN_TOKEN to replace it)")
+		return h, nil
+	}
+	if !errors.Is(err, firehook.ErrNotFound) {
+		return "", err
+	}
+	token := firehook.RandomToken("fho_", 40)
+	h = admin.HashToken(token)
+	if err := n.store.SetAdminTokenHash(h); err != nil {
+		return "", err
+	}
+	// Printed once, to stdout, never to the log: it is a secret.
+	fmt.Fprintf(n.cfg.Stdout, "Generated operator token (shown once; only its hash is stored): %s\n", token)
+	return h, nil
+}
+
+// IngestAddr is the bound address of the public ingest listener.
+func (n *Node) IngestAddr() string { return n.ingestLn.Addr().String() }
+
+// AdminAddr is the bound address of the admin listener.
+func (n *Node) AdminAddr() string { return n.adminLn.Addr().String() }
+
+// Store is the node's store (for in-process tests and tools).
+func (n *Node) Store() *persistence.Store { return n.store }
+
+// Err reports a listener that failed while serving.
+func (n *Node) Err() <-chan error { return n.serveErr }
+
+// Shutdown stops the node gracefully: it stops accepting connections,
+// lets in-flight requests finish (each waits for its event's fsync),
+// drains the event log and closes the store. ctx bounds the wait for
+// requests; the store is closed in any case. Safe to call twice.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.stopOnce.Do(func() {
+		n.ready.Store(false)
+		ctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		for _, srv := range []*http.Server{n.ingestSrv, n.adminSrv} {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop http: %w", err))
+				_ = srv.Close()
+			}
+		}
+		n.wg.Wait()
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		n.stopErr = errors.Join(errs...)
+		n.log.Info("node stopped", "node", n.cfg.Name, "last_event_seq", n.store.Events.LastSeq())
+	})
+	return n.stopErr
+}

@@ -1,0 +1,27 @@
+package persistence
+
+import "encoding/binary"
+
+// Key prefixes. Every record kind has its own prefix so that a prefix scan
+// reads exactly one kind. Changing a prefix is a data migration.
+const (
+	prefixMeta     = "m/"  // m/<name> → node metadata (admin token hash, …)
+	prefixTenant   = "t/"  // t/<tenant id> → firehook.Tenant JSON
+	prefixSite     = "s/"  // s/<site id> → firehook.Site JSON
+	prefixEndpoint = "e/"  // e/<endpoint id> → firehook.Endpoint JSON
+	prefixEvent    = "ev/" // ev/<seq, 8 bytes big-endian> → firehook.Event JSON
+)
+
+// eventKey is the log key of sequence seq: big-endian so that badger's
+// byte order is sequence order.
+func eventKey(seq uint64) []byte {
+	k := make([]byte, len(prefixEvent)+8)
+	copy(k, prefixEvent)
+	binary.BigEndian.PutUint64(k[len(prefixEvent):], seq)
+	return k
+}
+
+// eventSeq is the inverse of eventKey.
+func eventSeq(key []byte) uint64 {
+	return binary.BigEndian.Uint64(key[len(prefixEvent):])
+}
