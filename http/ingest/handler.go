@@ -51,6 +51,9 @@ func New(cfg Config) *Handler {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
+// Routes exposes the router so tests can walk the route table.
+func (h *Handler) Routes() chi.Routes { return h.router }
+
 // optedOut reports whether the browser asks not to be tracked.
 func optedOut(r *http.Request) bool {
 	return r.Header.Get("Sec-GPC") == "1" || r.Header.Get("DNT") == "1"
