@@ -20,7 +20,8 @@ type Config struct {
 	// InMemory keeps everything in RAM (tests where durability is not the
 	// point). Nothing survives Close.
 	InMemory bool
-	// MemTableSize is badger's memtable size in bytes. Default 64 MiB.
+	// MemTableSize is badger's memtable size in bytes. Default 64 MiB,
+	// at least 1 MiB.
 	MemTableSize int64
 	// BlockCacheSize is badger's block cache in bytes. Default 64 MiB.
 	BlockCacheSize int64
@@ -32,6 +33,11 @@ type Config struct {
 	// EventLog configures the group-committed event log.
 	EventLog EventLogConfig
 }
+
+const (
+	valueThreshold  = 64 << 10
+	minMemTableSize = 1 << 20 // badger needs a batch (15 % of it) larger than valueThreshold
+)
 
 // DefaultConfig returns the configuration of a node's store under dir.
 func DefaultConfig(dir string) Config {
@@ -50,6 +56,7 @@ func (c *Config) withDefaults() {
 	if c.MemTableSize <= 0 {
 		c.MemTableSize = d.MemTableSize
 	}
+	c.MemTableSize = max(c.MemTableSize, minMemTableSize)
 	if c.BlockCacheSize <= 0 {
 		c.BlockCacheSize = d.BlockCacheSize
 	}
@@ -86,12 +93,20 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" && !cfg.InMemory {
 		return nil, errors.New("persistence: open: no data directory")
 	}
-	opts := badger.DefaultOptions(cfg.Dir).
+	opts := badger.DefaultOptions(cfg.Dir)
+	// Badger refuses a value threshold above its largest write batch (15%
+	// of the memtable), which its 1 MiB default is for memtables under
+	// ~7 MiB: cap it there.
+	opts = opts.WithValueThreshold(min(opts.ValueThreshold, cfg.MemTableSize*15/100)).
 		WithInMemory(cfg.InMemory).
 		// Durability comes from the event log's group commit and from
 		// syncing after every config write: one fsync for many writes.
 		WithSyncWrites(false).
 		WithMemTableSize(cfg.MemTableSize).
+		// Events and config records are small: keep them in the LSM tree
+		// (values up to 64 KiB) rather than the value log. This also keeps
+		// the threshold under badger's batch limit for small test memtables.
+		WithValueThreshold(valueThreshold).
 		WithBlockCacheSize(cfg.BlockCacheSize).
 		WithNumCompactors(2).
 		WithMetricsEnabled(false).
