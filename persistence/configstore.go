@@ -2,6 +2,8 @@ package persistence
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -24,19 +26,41 @@ func newConfigStore(db *badger.DB) (*ConfigStore, error) {
 	c := &ConfigStore{db: db}
 	if c.tenants, err = newTable(db, prefixTenant,
 		func(t *firehook.Tenant) string { return t.ID },
-		func(t *firehook.Tenant) string { return t.APIKeyHash }); err != nil {
+		func(t *firehook.Tenant) string { return t.APIKeyHash },
+		func(t *firehook.Tenant) firehook.Tenant { return *t }); err != nil {
 		return nil, err
 	}
 	if c.sites, err = newTable(db, prefixSite,
 		func(s *firehook.Site) string { return s.ID },
-		func(s *firehook.Site) string { return s.Key }); err != nil {
+		func(s *firehook.Site) string { return s.Key }, cloneSite); err != nil {
 		return nil, err
 	}
 	if c.endpoints, err = newTable(db, prefixEndpoint,
-		func(e *firehook.Endpoint) string { return e.ID }, nil); err != nil {
+		func(e *firehook.Endpoint) string { return e.ID }, nil, cloneEndpoint); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// cloneSite copies a site and its slices. Keep it in step with the
+// reference-typed fields of firehook.Site.
+func cloneSite(s *firehook.Site) firehook.Site {
+	c := *s
+	c.AllowedOrigins = slices.Clone(s.AllowedOrigins)
+	return c
+}
+
+// cloneEndpoint copies an endpoint and its slices, maps and pointers. Keep
+// it in step with the reference-typed fields of firehook.Endpoint.
+func cloneEndpoint(e *firehook.Endpoint) firehook.Endpoint {
+	c := *e
+	c.Events = slices.Clone(e.Events)
+	c.Headers = maps.Clone(e.Headers)
+	if e.PreviousSecretExpiresAt != nil {
+		exp := *e.PreviousSecretExpiresAt
+		c.PreviousSecretExpiresAt = &exp
+	}
+	return c
 }
 
 // CreateTenant stores a new tenant.

@@ -27,8 +27,9 @@ type EventLogConfig struct {
 	NoSync bool
 	// OnCommit, when set, is called by the committer goroutine after every
 	// durable commit with the events it made durable, in sequence order.
-	// It must not block: hand the events on and return. The slice and
-	// events are the callee's to keep.
+	// It must not block: hand the events on and return. The slice is the
+	// callee's to keep; the events are shared with the appenders and must
+	// be treated as read-only.
 	OnCommit func([]*firehook.Event)
 }
 
@@ -64,6 +65,10 @@ type EventLog struct {
 	queue  chan *appendReq
 
 	done chan struct{} // closed when the committer has drained and exited
+
+	// broken is set by the committer (and only read by it) after a failed
+	// commit; every later append fails with it.
+	broken error
 
 	statsMu sync.Mutex
 	stats   EventLogStats
@@ -126,10 +131,17 @@ func lastEventSeq(db *badger.DB) (uint64, error) {
 }
 
 // Append stores ev durably and sets ev.Seq. It returns once the event is
-// on disk (fsynced), or with an error when it could not be stored; then
-// nothing of it is in the log. ErrClosed after Close. A cancelled ctx
+// on disk (fsynced), or with an error when it could not be stored. After
+// an error the event is not acknowledged, though a failed fsync may still
+// leave it on disk (the client's retry then makes a duplicate, never a
+// loss). ErrClosed after Close. A cancelled ctx
 // returns ctx.Err(), though the event may still be committed.
 func (l *EventLog) Append(ctx context.Context, ev *firehook.Event) error {
+	if err := ctx.Err(); err != nil {
+		// Already over: do not enqueue an event nobody waits for (a
+		// select below would pick the ready queue half of the time).
+		return err
+	}
 	ev.Seq = 0
 	val, err := json.Marshal(ev)
 	if err != nil {
@@ -188,7 +200,17 @@ func (l *EventLog) commitLoop(next uint64) {
 				break drain
 			}
 		}
-		err := l.commit(batch, next)
+		err := l.broken
+		if err == nil {
+			if err = l.commit(batch, next); err != nil {
+				// Part of the batch may be on disk (a split transaction, or a
+				// failed fsync after the write): its sequences must never be
+				// handed out again, and after a failed fsync the disk state is
+				// unknown. Refuse every later append; a restart reads the log
+				// back from disk and continues after what is really there.
+				l.broken = fmt.Errorf("event log: refusing appends after a failed commit (restart the node): %w", err)
+			}
+		}
 		var events []*firehook.Event
 		if err == nil {
 			if l.cfg.OnCommit != nil {

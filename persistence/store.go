@@ -93,11 +93,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" && !cfg.InMemory {
 		return nil, errors.New("persistence: open: no data directory")
 	}
-	opts := badger.DefaultOptions(cfg.Dir)
-	// Badger refuses a value threshold above its largest write batch (15%
-	// of the memtable), which its 1 MiB default is for memtables under
-	// ~7 MiB: cap it there.
-	opts = opts.WithValueThreshold(min(opts.ValueThreshold, cfg.MemTableSize*15/100)).
+	opts := badger.DefaultOptions(cfg.Dir).
 		WithInMemory(cfg.InMemory).
 		// Durability comes from the event log's group commit and from
 		// syncing after every config write: one fsync for many writes.

@@ -16,12 +16,16 @@ import (
 // to disk before the in-memory copy changes, so a reader never sees a
 // record that a crash could take back.
 //
-// Records handed out are copies; their slices and maps must be treated as
-// read-only (updates go through update, which deep-copies).
+// Records handed out are copies down to their slices and maps (clone), so a
+// caller that changes one does not change the store; updates go through
+// update.
 type table[T any] struct {
 	db     *badger.DB
 	prefix string
 	id     func(*T) string
+	// clone returns a copy of a record that shares no slice, map or
+	// pointer with it.
+	clone func(*T) T
 
 	// index, when set, names a unique secondary key of a record (a site's
 	// public key, a tenant's API key hash); byIndex maps it to the id.
@@ -32,8 +36,8 @@ type table[T any] struct {
 	byIndex map[string]string
 }
 
-func newTable[T any](db *badger.DB, prefix string, id, index func(*T) string) (*table[T], error) {
-	t := &table[T]{db: db, prefix: prefix, id: id, index: index, rows: map[string]*T{}, byIndex: map[string]string{}}
+func newTable[T any](db *badger.DB, prefix string, id, index func(*T) string, clone func(*T) T) (*table[T], error) {
+	t := &table[T]{db: db, prefix: prefix, id: id, index: index, clone: clone, rows: map[string]*T{}, byIndex: map[string]string{}}
 	err := db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte(prefix)
@@ -64,7 +68,7 @@ func (t *table[T]) get(id string) (T, bool) {
 		var zero T
 		return zero, false
 	}
-	return *r, true
+	return t.clone(r), true
 }
 
 // list returns copies of the records that keep accepts (all when nil),
@@ -80,7 +84,7 @@ func (t *table[T]) list(keep func(*T) bool) []T {
 	slices.Sort(ids)
 	out := make([]T, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, *t.rows[id])
+		out = append(out, t.clone(t.rows[id]))
 	}
 	t.mu.RUnlock()
 	return out
@@ -99,6 +103,7 @@ func (t *table[T]) create(rec T) error {
 			return fmt.Errorf("%s%s: secondary key exists: %w", t.prefix, id, firehook.ErrConflict)
 		}
 	}
+	rec = t.clone(&rec) // keep nothing the caller still holds
 	return t.put(nil, &rec)
 }
 
@@ -130,7 +135,7 @@ func (t *table[T]) update(id string, fn func(*T) error) (T, error) {
 	if err := t.put(old, rec); err != nil {
 		return zero, err
 	}
-	return *rec, nil
+	return t.clone(rec), nil
 }
 
 // remove deletes the record with id.
@@ -192,7 +197,7 @@ func (t *table[T]) getByIndex(k string) (T, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if id, ok := t.byIndex[k]; ok {
-		return *t.rows[id], true
+		return t.clone(t.rows[id]), true
 	}
 	var zero T
 	return zero, false
