@@ -30,6 +30,9 @@ func NormalizeEmail(s string) (string, error) {
 		return "", ErrInvalidEmail
 	}
 	s = strings.ToLower(s)
+	if len(s) > maxEmailLen { // lower-casing can lengthen UTF-8 (Ⱥ → ⱥ)
+		return "", ErrInvalidEmail
+	}
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 {
 		return "", ErrInvalidEmail

@@ -55,6 +55,12 @@ func Blocked(a netip.Addr) bool {
 	if !a.IsValid() {
 		return true
 	}
+	if a.Zone() != "" {
+		// Scoped to an interface: link-local by nature (as in BlockedHost).
+		// Prefix.Contains never matches a zoned address, so the check
+		// below would let it through.
+		return true
+	}
 	for _, p := range blockedPrefixes {
 		if p.Contains(a) {
 			return true
