@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -60,8 +61,6 @@ func optedOut(r *http.Request) bool {
 }
 
 func (h *Handler) collect(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	setCORS(w.Header(), origin)
 	if optedOut(r) {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -84,11 +83,15 @@ func (h *Handler) collect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var pv pageView
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		h.fail(w, api.Errorf(api.CodeInvalidJSON, "body must be a JSON object, not null"))
+		return
+	}
 	if err := api.DecodeBytes(body, &pv, false); err != nil {
 		h.fail(w, err)
 		return
 	}
-	h.accept(w, r, &pv, origin, false)
+	h.accept(w, r, &pv, r.Header.Get("Origin"), false)
 }
 
 func (h *Handler) collectGIF(w http.ResponseWriter, r *http.Request) {
@@ -143,6 +146,9 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pv *pageView, o
 		h.fail(w, api.Errorf(api.CodeOriginNotAllowed, "origin %q may not send events for this site", origin))
 		return
 	}
+	// Only an allowed origin may read the answer; errors before this point
+	// carry no CORS grant.
+	setCORS(w.Header(), origin)
 	now := h.cfg.Now()
 	ev := &firehook.Event{TenantID: site.TenantID, SiteID: site.ID, ReceivedAt: now.UTC()}
 	if err := pv.normalise(ev, now); err != nil {

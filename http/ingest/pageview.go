@@ -32,7 +32,7 @@ const (
 	maxIDLen     = 128  // vid, sid
 	maxURLLen    = 4096 // url, ref
 	maxTitleLen  = 512  // runes; longer titles are cut
-	maxUALen     = 512  // bytes; longer User-Agents are cut
+	maxUALen     = 512  // runes; longer User-Agents are cut
 	maxIDs       = 16   // entries of ids
 	maxIDKeyLen  = 32
 	maxIDValLen  = 256
@@ -180,7 +180,32 @@ func checkURL(field, v string, required bool) (*url.URL, *api.Error) {
 	}
 	u.Host = host
 	u.Fragment, u.RawFragment = "", ""
+	redactEmails(u)
 	return u, nil
+}
+
+// redactEmails replaces query values that are email addresses (a form
+// that GETs to a thank-you page puts ?email=… in the URL) so that no
+// clear-text address is stored; only the email field is ever hashed.
+func redactEmails(u *url.URL) {
+	if !strings.Contains(u.RawQuery, "@") && !strings.Contains(u.RawQuery, "%40") {
+		return
+	}
+	q := u.Query()
+	changed := false
+	for k, vs := range q {
+		for i, v := range vs {
+			if strings.Contains(v, "@") {
+				if _, err := identity.NormalizeEmail(v); err == nil {
+					vs[i], changed = "redacted", true
+				}
+			}
+		}
+		q[k] = vs
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
 }
 
 // utm pulls the campaign parameters out of a page URL's query.
