@@ -49,10 +49,13 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 
 func (h *Handler) principalOf(header string) (principal, bool) {
 	scheme, token, ok := strings.Cut(header, " ")
+	// RFC 6750: "Bearer" 1*SP token. Trim once, so that the prefix test
+	// below sees the same token that is hashed.
+	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return principal{}, false
 	}
-	sum := HashToken(strings.TrimSpace(token))
+	sum := HashToken(token)
 	if strings.HasPrefix(token, firehook.PrefixAPIKey) {
 		// The index is keyed by the hash, so a lookup reveals nothing of
 		// the stored key; compare in constant time all the same.

@@ -5,6 +5,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -153,8 +154,13 @@ func (h *Handler) checkEndpointURL(e *firehook.Endpoint) error {
 	if u.User != nil {
 		return api.Errorf(api.CodeValidation, "url must not carry credentials; use headers")
 	}
-	if u.Fragment != "" {
+	if u.Fragment != "" || strings.Contains(e.URL, "#") { // "#" alone leaves Fragment empty
 		return api.Errorf(api.CodeValidation, "url must not have a fragment")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return api.Errorf(api.CodeValidation, "url port must be 1 to 65535")
+		}
 	}
 	if !h.cfg.AllowPrivateEndpoints && ssrf.BlockedHost(u.Hostname()) {
 		return api.Errorf(api.CodePrivateTarget, "url points to a private or local address; the operator must allow private endpoints")

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -34,7 +35,11 @@ func New(cfg Config) *Handler {
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteError(w, nil, api.Errorf(api.CodeNotFound, "no such route"))
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		// RFC 9110 §15.5.6: a 405 lists the methods the resource has.
+		if allow := h.allowedMethods(req.URL.Path); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
 		api.WriteError(w, nil, api.Errorf(api.CodeMethodNotAllowed, "method not allowed"))
 	})
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -74,6 +79,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.S
 
 // Routes exposes the router so tests can walk the route table.
 func (h *Handler) Routes() chi.Routes { return h.router }
+
+// allowedMethods lists the methods that have a route for path.
+func (h *Handler) allowedMethods(path string) string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if h.router.Match(chi.NewRouteContext(), m, path) {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ", ")
+}
 
 func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !h.cfg.Ready() {

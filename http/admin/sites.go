@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -49,20 +50,27 @@ func checkSite(s *firehook.Site) error {
 	if len(s.AllowedOrigins) > maxOrigins {
 		return api.Errorf(api.CodeValidation, "allowed_origins has more than %d entries", maxOrigins)
 	}
+	origins := []string{}
 	for i, o := range s.AllowedOrigins {
-		if o == "*" {
-			continue
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" ||
+				(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				return api.Errorf(api.CodeValidation, "allowed_origins[%d] must be an origin such as https://example.com, or *", i)
+			}
+			// A browser's Origin never names the default port: drop it so
+			// that https://example.com:443 matches.
+			host := u.Host
+			if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {
+				host = strings.TrimSuffix(host, ":"+u.Port())
+			}
+			o = strings.ToLower(u.Scheme + "://" + host)
 		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return api.Errorf(api.CodeValidation, "allowed_origins[%d] must be an origin such as https://example.com, or *", i)
+		if !slices.Contains(origins, o) {
+			origins = append(origins, o)
 		}
-		s.AllowedOrigins[i] = strings.ToLower(u.Scheme + "://" + u.Host)
 	}
-	if s.AllowedOrigins == nil {
-		s.AllowedOrigins = []string{}
-	}
+	s.AllowedOrigins = origins
 	if s.RateLimitPerS < 0 || s.RateLimitPerS > maxSiteRate {
 		return api.Errorf(api.CodeValidation, "rate_limit_per_s must be 0 (unlimited) to %d", maxSiteRate)
 	}

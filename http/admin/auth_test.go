@@ -1,0 +1,150 @@
+package admin_test
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/firehook/firehook/http/admin"
+)
+
+// publicRoutes need no token.
+var publicRoutes = map[string]bool{
+	"GET /healthz":         true,
+	"GET /readyz":          true,
+	"GET /v1/openapi.json": true,
+}
+
+func TestAuth_RefusesMissingOrInvalidToken(t *testing.T) {
+	e := newEnv(t)
+	tenant := e.createTenant(t, "Acme")
+	for _, tc := range []struct {
+		name          string
+		authorization string // "" sends no header
+	}{
+		{"no header", ""},
+		{"basic scheme", "Basic " + operatorToken},
+		{"scheme only", "Bearer"},
+		{"empty token", "Bearer "},
+		{"blank token", "Bearer    "},
+		{"token without scheme", operatorToken},
+		{"wrong operator token", "Bearer " + operatorToken + "x"},
+		{"operator token prefix", "Bearer " + operatorToken[:len(operatorToken)-1]},
+		{"unknown tenant key", "Bearer fhk_0123456789abcdefghijABCDEFGHIJ0123456789"},
+		{"tenant key truncated", "Bearer " + tenant.APIKey[:len(tenant.APIKey)-1]},
+		{"tenant key hash as token", "Bearer " + admin.HashToken(tenant.APIKey)},
+		{"operator token hash as token", "Bearer " + admin.HashToken(operatorToken)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var headers []string
+			if tc.authorization != "" {
+				headers = []string{"Authorization", tc.authorization}
+			}
+			r := e.doRaw(t, http.MethodGet, "/v1/tenants", "", headers...)
+			apiError(t, r, http.StatusUnauthorized, "unauthorized")
+			if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+				t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", got)
+			}
+		})
+	}
+}
+
+func TestAuth_AcceptsValidTokens(t *testing.T) {
+	e := newEnv(t)
+	tenant := e.createTenant(t, "Acme")
+	for _, tc := range []struct {
+		name          string
+		authorization string
+	}{
+		{"operator token", "Bearer " + operatorToken},
+		{"tenant key", "Bearer " + tenant.APIKey},
+		{"lower-case scheme", "bearer " + tenant.APIKey},
+		{"operator token after extra spaces", "Bearer   " + operatorToken},
+		{"tenant key after extra spaces", "Bearer   " + tenant.APIKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.doRaw(t, http.MethodGet, "/v1/tenants", "", "Authorization", tc.authorization)
+			ok[map[string]any](t, r, http.StatusOK)
+		})
+	}
+}
+
+func TestAuth_EveryProtectedRouteNeedsAToken(t *testing.T) {
+	e := newEnv(t)
+	before := e.snapshot()
+	err := chi.Walk(e.handler.Routes(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if publicRoutes[method+" "+route] {
+			return nil
+		}
+		path := strings.NewReplacer("{id}", "x", "*", "x").Replace(route)
+		t.Run(method+" "+route, func(t *testing.T) {
+			r := e.doRaw(t, method, path, `{}`)
+			apiError(t, r, http.StatusUnauthorized, "unauthorized")
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk routes: %v", err)
+	}
+	e.unchanged(t, before)
+}
+
+func TestAuth_ProbesAndOpenAPINeedNoToken(t *testing.T) {
+	e := newEnv(t)
+	t.Run("healthz", func(t *testing.T) {
+		got := ok[map[string]string](t, e.do(t, http.MethodGet, "/healthz", "", ""), http.StatusOK)
+		if got["status"] != "ok" {
+			t.Errorf("healthz = %v, want status ok", got)
+		}
+	})
+	t.Run("readyz", func(t *testing.T) {
+		got := ok[map[string]string](t, e.do(t, http.MethodGet, "/readyz", "", ""), http.StatusOK)
+		if got["status"] != "ready" {
+			t.Errorf("readyz = %v, want status ready", got)
+		}
+	})
+	t.Run("openapi", func(t *testing.T) {
+		r := e.do(t, http.MethodGet, "/v1/openapi.json", "", "")
+		ok[map[string]any](t, r, http.StatusOK)
+		if string(r.body) != string(openAPIDoc) {
+			t.Errorf("openapi.json = %s, want the configured document %s", r.body, openAPIDoc)
+		}
+	})
+}
+
+func TestAuth_ReadyzAnswers503UntilReady(t *testing.T) {
+	var ready atomic.Bool
+	e := newEnv(t, func(c *admin.Config) { c.Ready = ready.Load })
+
+	apiError(t, e.do(t, http.MethodGet, "/readyz", "", ""), http.StatusServiceUnavailable, "unavailable")
+	ok[map[string]string](t, e.do(t, http.MethodGet, "/healthz", "", ""), http.StatusOK)
+
+	ready.Store(true)
+	ok[map[string]string](t, e.do(t, http.MethodGet, "/readyz", "", ""), http.StatusOK)
+
+	ready.Store(false)
+	apiError(t, e.do(t, http.MethodGet, "/readyz", "", ""), http.StatusServiceUnavailable, "unavailable")
+}
+
+func TestAuth_OperatorOnlyRoutesForbidTenantKeys(t *testing.T) {
+	e := newEnv(t)
+	a := e.createTenant(t, "Acme")
+	b := e.createTenant(t, "Bravo")
+	for _, tc := range []struct {
+		name, method, path, body string
+	}{
+		{"create tenant", http.MethodPost, "/v1/tenants", `{"name":"Mallory","tier":"enterprise"}`},
+		{"patch own tenant", http.MethodPatch, "/v1/tenants/" + a.ID, `{"tier":"enterprise"}`},
+		{"patch other tenant", http.MethodPatch, "/v1/tenants/" + b.ID, `{"name":"pwned"}`},
+		{"patch unknown tenant", http.MethodPatch, "/v1/tenants/ten_nope", `{"name":"x"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.snapshot()
+			apiError(t, e.do(t, tc.method, tc.path, a.APIKey, tc.body), http.StatusForbidden, "forbidden")
+			e.unchanged(t, before)
+		})
+	}
+}
