@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -50,11 +51,13 @@ func (c *EventLogConfig) withDefaults() {
 
 // EventLog is the node's append-only log of accepted events.
 //
-// Append hands an event to a single committer goroutine that writes
-// whatever has queued up since its last commit in one badger transaction,
-// fsyncs once and then answers every waiting Append. Under load a commit
-// carries many events, so one fsync is shared by many requests
-// (group commit); an idle log commits a single event at once.
+// Append hands an event to a two-stage committer. The writer goroutine
+// takes whatever has queued up since its last write and writes it in one
+// badger transaction; the syncer goroutine takes every batch written since
+// its last fsync, fsyncs once and answers every waiting Append. Under load
+// one fsync is shared by many requests (group commit), and the next batch
+// is written while the previous one is being synced; an idle log commits
+// a single event at once (no timer, no added latency).
 type EventLog struct {
 	db  *badger.DB
 	cfg EventLogConfig
@@ -64,20 +67,21 @@ type EventLog struct {
 	closed bool
 	queue  chan *appendReq
 
-	done chan struct{} // closed when the committer has drained and exited
+	written chan writtenBatch // writeLoop → syncLoop
+	done    chan struct{}     // closed when both stages have drained and exited
 
-	// broken is set by the committer (and only read by it) after a failed
-	// commit; every later append fails with it.
-	broken error
+	brokenMu sync.Mutex
+	broken   error // set after the first failed write or fsync; see fail
 
 	statsMu sync.Mutex
-	stats   EventLogStats
-	lastSeq uint64 // highest durable sequence; guarded by statsMu
+	stats   EventLogStats // guarded by statsMu
+
+	lastSeq atomic.Uint64 // highest durable sequence
 }
 
 // EventLogStats counts the committer's work since the log was opened.
 type EventLogStats struct {
-	Commits  uint64        // transactions written (and fsynced)
+	Commits  uint64        // durable commits: fsyncs, each covering one or more written batches
 	Events   uint64        // events made durable
 	SyncTime time.Duration // total time spent in fsync
 }
@@ -97,13 +101,17 @@ func newEventLog(db *badger.DB, cfg EventLogConfig) (*EventLog, error) {
 		return nil, err
 	}
 	l := &EventLog{
-		db:      db,
-		cfg:     cfg,
-		queue:   make(chan *appendReq, cfg.QueueSize),
+		db:    db,
+		cfg:   cfg,
+		queue: make(chan *appendReq, cfg.QueueSize),
+		// A few written batches may wait for the fsync; more would let
+		// writes run far ahead of durability.
+		written: make(chan writtenBatch, 64),
 		done:    make(chan struct{}),
-		lastSeq: last,
 	}
-	go l.commitLoop(last + 1)
+	l.lastSeq.Store(last)
+	go l.writeLoop(last + 1)
+	go l.syncLoop()
 	return l, nil
 }
 
@@ -177,17 +185,19 @@ func (l *EventLog) Append(ctx context.Context, ev *firehook.Event) error {
 	}
 }
 
-// commitLoop is the single committer. It exits when the queue is closed
-// and drained.
-func (l *EventLog) commitLoop(next uint64) {
-	defer close(l.done)
-	batch := make([]*appendReq, 0, l.cfg.MaxBatch)
+// writeLoop is the first stage of the committer: it takes whatever has
+// queued up (up to MaxBatch), writes it to badger in one transaction with
+// the next sequences, and hands the batch to syncLoop. While syncLoop
+// fsyncs, writeLoop already writes the next batch, so the disk wait and
+// the CPU work overlap. It exits when the queue is closed and drained.
+func (l *EventLog) writeLoop(next uint64) {
+	defer close(l.written)
 	for {
 		req, ok := <-l.queue
 		if !ok {
 			return
 		}
-		batch = append(batch[:0], req)
+		batch := append(make([]*appendReq, 0, 16), req)
 	drain:
 		for len(batch) < l.cfg.MaxBatch {
 			select {
@@ -200,43 +210,126 @@ func (l *EventLog) commitLoop(next uint64) {
 				break drain
 			}
 		}
-		err := l.broken
+		err := l.failure()
 		if err == nil {
-			if err = l.commit(batch, next); err != nil {
-				// Part of the batch may be on disk (a split transaction, or a
-				// failed fsync after the write): its sequences must never be
-				// handed out again, and after a failed fsync the disk state is
-				// unknown. Refuse every later append; a restart reads the log
-				// back from disk and continues after what is really there.
-				l.broken = fmt.Errorf("event log: refusing appends after a failed commit (restart the node): %w", err)
+			if err = l.write(batch, next); err != nil {
+				l.fail(err)
 			}
 		}
-		var events []*firehook.Event
 		if err == nil {
-			if l.cfg.OnCommit != nil {
-				events = make([]*firehook.Event, len(batch))
-			}
 			for i, r := range batch {
 				r.ev.Seq = next + uint64(i)
-				if events != nil {
-					events[i] = r.ev
-				}
 			}
 			next += uint64(len(batch))
 		}
-		for i, r := range batch {
-			r.done <- err
-			batch[i] = nil
-		}
-		if events != nil {
-			l.cfg.OnCommit(events)
-		}
+		l.written <- writtenBatch{reqs: batch, err: err}
 	}
 }
 
-// commit writes batch under sequences first.. in one transaction (more if
-// badger says the batch is too big for one) and fsyncs.
-func (l *EventLog) commit(batch []*appendReq, first uint64) error {
+// writtenBatch is a batch written to badger but not yet synced, or one
+// that failed (err) and only needs its answers.
+type writtenBatch struct {
+	reqs []*appendReq
+	err  error
+}
+
+// syncLoop is the second stage: it takes every batch written since its
+// last fsync, fsyncs once, and answers their appends. It exits when
+// writeLoop has exited and every batch is answered.
+func (l *EventLog) syncLoop() {
+	defer close(l.done)
+	var pending []writtenBatch
+	for {
+		b, ok := <-l.written
+		if !ok {
+			return
+		}
+		pending = append(pending[:0], b)
+	drain:
+		for {
+			select {
+			case b, ok := <-l.written:
+				if !ok {
+					break drain
+				}
+				pending = append(pending, b)
+			default:
+				break drain
+			}
+		}
+		var syncErr error
+		var syncTime time.Duration
+		if !l.cfg.NoSync && l.failure() == nil {
+			start := time.Now()
+			if err := l.db.Sync(); err != nil {
+				syncErr = fmt.Errorf("event log: fsync: %w", err)
+				l.fail(syncErr)
+			}
+			syncTime = time.Since(start)
+		}
+		l.finish(pending, syncErr, syncTime)
+	}
+}
+
+// finish answers the appends of the batches that one fsync covered and
+// publishes the durable ones.
+func (l *EventLog) finish(batches []writtenBatch, syncErr error, syncTime time.Duration) {
+	var events []*firehook.Event
+	var durable uint64
+	for _, b := range batches {
+		err := b.err
+		if err == nil {
+			err = syncErr
+		}
+		if err == nil {
+			durable += uint64(len(b.reqs))
+			if l.cfg.OnCommit != nil {
+				for _, r := range b.reqs {
+					events = append(events, r.ev)
+				}
+			}
+		}
+		for _, r := range b.reqs {
+			if err == nil {
+				l.lastSeq.Store(r.ev.Seq) // batches arrive in sequence order
+			}
+			r.done <- err
+		}
+	}
+	l.statsMu.Lock()
+	if durable > 0 {
+		l.stats.Commits++
+		l.stats.Events += durable
+		l.stats.SyncTime += syncTime
+	}
+	l.statsMu.Unlock()
+	if len(events) > 0 {
+		l.cfg.OnCommit(events)
+	}
+}
+
+// fail records the first failed write or fsync. Part of a batch may be on
+// disk after it (a split transaction, or data written before a failed
+// fsync), so its sequences must never be handed out again, and after a
+// failed fsync the disk state is unknown: every later append is refused.
+// A restart reads the log back and continues after what is really there.
+func (l *EventLog) fail(err error) {
+	l.brokenMu.Lock()
+	defer l.brokenMu.Unlock()
+	if l.broken == nil {
+		l.broken = fmt.Errorf("event log: refusing appends after a failed commit (restart the node): %w", err)
+	}
+}
+
+func (l *EventLog) failure() error {
+	l.brokenMu.Lock()
+	defer l.brokenMu.Unlock()
+	return l.broken
+}
+
+// write stores batch under sequences first.. in one transaction (more if
+// badger says the batch is too big for one). It does not fsync.
+func (l *EventLog) write(batch []*appendReq, first uint64) error {
 	txn := l.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
 	for i, r := range batch {
@@ -256,20 +349,6 @@ func (l *EventLog) commit(batch []*appendReq, first uint64) error {
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("event log: commit: %w", err)
 	}
-	var syncTime time.Duration
-	if !l.cfg.NoSync {
-		start := time.Now()
-		if err := l.db.Sync(); err != nil {
-			return fmt.Errorf("event log: fsync: %w", err)
-		}
-		syncTime = time.Since(start)
-	}
-	l.statsMu.Lock()
-	l.stats.Commits++
-	l.stats.Events += uint64(len(batch))
-	l.stats.SyncTime += syncTime
-	l.lastSeq = first + uint64(len(batch)) - 1
-	l.statsMu.Unlock()
 	return nil
 }
 
@@ -281,11 +360,7 @@ func (l *EventLog) Stats() EventLogStats {
 }
 
 // LastSeq returns the highest durable sequence (0 for an empty log).
-func (l *EventLog) LastSeq() uint64 {
-	l.statsMu.Lock()
-	defer l.statsMu.Unlock()
-	return l.lastSeq
-}
+func (l *EventLog) LastSeq() uint64 { return l.lastSeq.Load() }
 
 // Read returns up to limit events with sequence ≥ from, in sequence order.
 func (l *EventLog) Read(from uint64, limit int) ([]firehook.Event, error) {

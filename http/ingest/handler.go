@@ -176,11 +176,22 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pv *pageView, o
 		writeGIF(w)
 		return
 	}
-	api.WriteJSON(w, http.StatusAccepted, acceptedBody{EventID: ev.ID})
+	writeAccepted(w, ev.ID)
 }
 
-type acceptedBody struct {
-	EventID string `json:"event_id"`
+var jsonContentType = []string{"application/json"}
+
+// writeAccepted answers 202 {"event_id": id}. It is written by hand: it is
+// the answer to every accepted page view, and an event id (evt_ + ULID)
+// needs no JSON escaping.
+func writeAccepted(w http.ResponseWriter, id string) {
+	buf := make([]byte, 0, 64)
+	buf = append(buf, `{"event_id":"`...)
+	buf = append(buf, id...)
+	buf = append(buf, "\"}\n"...)
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(buf)
 }
 
 func (h *Handler) fail(w http.ResponseWriter, err error) {
