@@ -1,16 +1,13 @@
 package identity
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/internal/testkit"
 )
 
 // invalid marks a case that NormalizeEmail must reject.
@@ -100,19 +97,6 @@ func TestNormalizeEmail(t *testing.T) {
 	}
 }
 
-// wantHEMs computes the hashes of an already normalised address with the
-// standard library, independently of HashEmail.
-func wantHEMs(normalized string) firehook.HEMs {
-	s256 := sha256.Sum256([]byte(normalized))
-	s1 := sha1.Sum([]byte(normalized))
-	m5 := md5.Sum([]byte(normalized))
-	return firehook.HEMs{
-		SHA256: hex.EncodeToString(s256[:]),
-		SHA1:   hex.EncodeToString(s1[:]),
-		MD5:    hex.EncodeToString(m5[:]),
-	}
-}
-
 func TestHashEmail(t *testing.T) {
 	t.Run("known vector", func(t *testing.T) {
 		// Digests of "test@example.com", computed with coreutils.
@@ -145,7 +129,7 @@ func TestHashEmail(t *testing.T) {
 				}
 				return
 			}
-			if want := wantHEMs(tc.want); err != nil || got != want {
+			if want := testkit.HEMs(t, tc.want); err != nil || got != want {
 				t.Fatalf("HashEmail(%q) = %+v, %v; want %+v (the hashes of %q)", tc.in, got, err, want, tc.want)
 			}
 		})
@@ -218,7 +202,7 @@ func FuzzNormalizeEmail(f *testing.F) {
 			t.Fatalf("NormalizeEmail(%q) = %q, but NormalizeEmail(%q) = %q, %v: not idempotent", in, got, got, again, err)
 		}
 		hems, err := HashEmail(in)
-		if err != nil || hems != wantHEMs(got) {
+		if err != nil || hems != testkit.HEMs(t, got) {
 			t.Fatalf("HashEmail(%q) = %+v, %v; want the hashes of %q", in, hems, err, got)
 		}
 	})

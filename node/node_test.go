@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/internal/testkit"
 	"github.com/firehook/firehook/node"
 )
 
@@ -41,16 +42,8 @@ func startNode(tb testing.TB, mod func(*node.Config)) *node.Node {
 // addSite creates a tenant and a site straight in the store; it returns the site key.
 func addSite(tb testing.TB, n *node.Node, ratePerS int) string {
 	tb.Helper()
-	t := firehook.Tenant{ID: firehook.NewID(firehook.PrefixTenant), Name: "t", Tier: firehook.TierPro}
-	if err := n.Store().Config.CreateTenant(t); err != nil {
-		tb.Fatal(err)
-	}
-	s := firehook.Site{ID: firehook.NewID(firehook.PrefixSite), TenantID: t.ID, Key: firehook.RandomToken("sk_", 24),
-		Domain: "example.com", RateLimitPerS: ratePerS}
-	if err := n.Store().Config.CreateSite(s); err != nil {
-		tb.Fatal(err)
-	}
-	return s.Key
+	t := testkit.CreateTenant(tb, n.Store().Config, "t")
+	return testkit.CreateSite(tb, n.Store().Config, t.ID, func(s *firehook.Site) { s.RateLimitPerS = ratePerS }).Key
 }
 
 func TestNode_ServesBothListenersAndStopsCleanly(t *testing.T) {

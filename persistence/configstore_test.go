@@ -62,31 +62,40 @@ func newEndpoint(tenantID string) firehook.Endpoint {
 	}
 }
 
+// mustCreate stores rec with create (c.CreateTenant, c.CreateSite or
+// c.CreateEndpoint) and returns it.
+func mustCreate[T any](t testing.TB, create func(T) error, rec T) T {
+	t.Helper()
+	if err := create(rec); err != nil {
+		t.Fatalf("create %T: %v", rec, err)
+	}
+	return rec
+}
+
 func mustCreateTenant(t testing.TB, c *ConfigStore, name string) firehook.Tenant {
 	t.Helper()
-	ten := newTenant(name)
-	if err := c.CreateTenant(ten); err != nil {
-		t.Fatalf("CreateTenant(%s): %v", name, err)
-	}
-	return ten
+	return mustCreate(t, c.CreateTenant, newTenant(name))
 }
 
 func mustCreateSite(t testing.TB, c *ConfigStore, tenantID string) firehook.Site {
 	t.Helper()
-	s := newSite(tenantID)
-	if err := c.CreateSite(s); err != nil {
-		t.Fatalf("CreateSite: %v", err)
-	}
-	return s
+	return mustCreate(t, c.CreateSite, newSite(tenantID))
 }
 
 func mustCreateEndpoint(t testing.TB, c *ConfigStore, tenantID string) firehook.Endpoint {
 	t.Helper()
-	e := newEndpoint(tenantID)
-	if err := c.CreateEndpoint(e); err != nil {
-		t.Fatalf("CreateEndpoint: %v", err)
+	return mustCreate(t, c.CreateEndpoint, newEndpoint(tenantID))
+}
+
+// assertFound asserts that find (c.Tenant, c.Site or c.Endpoint) answers
+// want for id.
+func assertFound[T any](t testing.TB, what string, find func(id string) (T, bool), id string, want T) {
+	t.Helper()
+	got, ok := find(id)
+	if !ok {
+		t.Fatalf("%s: %s not found", what, id)
 	}
-	return e
+	assertEqual(t, what, got, want)
 }
 
 func assertEqual[T any](t testing.TB, what string, got, want T) {
@@ -101,6 +110,61 @@ func assertErrIs(t testing.TB, what string, err, want error) {
 	if !errors.Is(err, want) {
 		t.Errorf("%s: err = %v, want %v", what, err, want)
 	}
+}
+
+// records is one tenant with one site and one endpoint of it.
+type records struct {
+	ten  firehook.Tenant
+	site firehook.Site
+	ep   firehook.Endpoint
+}
+
+// mustCreateRecords stores a tenant named name with one site and one
+// endpoint.
+func mustCreateRecords(t testing.TB, c *ConfigStore, name string) records {
+	t.Helper()
+	r := records{ten: mustCreateTenant(t, c, name)}
+	r.site = mustCreateSite(t, c, r.ten.ID)
+	r.ep = mustCreateEndpoint(t, c, r.ten.ID)
+	return r
+}
+
+// openTempStore opens a store in a new temporary directory and returns it
+// with the directory, to reopen it.
+func openTempStore(t testing.TB) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	return openStore(t, testConfig(dir)), dir
+}
+
+// reopenKeeps closes s, opens dir again and asserts that the config store
+// answers exactly as in before. It returns the reopened store.
+func reopenKeeps(t testing.TB, s *Store, dir string, before configSnapshot) *Store {
+	t.Helper()
+	s = reopen(t, s, testConfig(dir))
+	assertEqual(t, "config after reopen", snapshot(s.Config), before)
+	return s
+}
+
+// failingOp is an operation on the config store that must fail.
+type failingOp struct {
+	name string
+	op   func() error
+}
+
+// assertFailuresChangeNothing runs each op in a subtest, where checkErr
+// judges its error, and asserts that the config store then still answers
+// exactly as before the first op. It returns that state, for reopenKeeps.
+func assertFailuresChangeNothing(t *testing.T, c *ConfigStore, ops []failingOp, checkErr func(t *testing.T, err error)) configSnapshot {
+	t.Helper()
+	before := snapshot(c)
+	for _, o := range ops {
+		t.Run(o.name, func(t *testing.T) {
+			checkErr(t, o.op())
+			assertEqual(t, "config after the failed "+o.name, snapshot(c), before)
+		})
+	}
+	return before
 }
 
 // configSnapshot is everything the config store answers, for comparing a
@@ -145,18 +209,13 @@ func snapshot(c *ConfigStore) configSnapshot {
 }
 
 func TestConfigStore_TenantLifecycle(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, testConfig(dir))
+	s, dir := openTempStore(t)
 	c := s.Config
 
 	a := mustCreateTenant(t, c, "Acme")
 	b := mustCreateTenant(t, c, "Bolt")
 
-	got, ok := c.Tenant(a.ID)
-	if !ok {
-		t.Fatalf("Tenant(%s) not found after create", a.ID)
-	}
-	assertEqual(t, "Tenant", got, a)
+	assertFound(t, "Tenant", c.Tenant, a.ID, a)
 	assertEqual(t, "Tenants (creation order)", c.Tenants(), []firehook.Tenant{a, b})
 	if got, ok := c.TenantByAPIKeyHash(b.APIKeyHash); !ok || got.ID != b.ID {
 		t.Errorf("TenantByAPIKeyHash(b) = %v, %v; want %s", got.ID, ok, b.ID)
@@ -176,8 +235,7 @@ func TestConfigStore_TenantLifecycle(t *testing.T) {
 	want := a
 	want.Name, want.Tier, want.APIKeyHash, want.UpdatedAt = "Acme Corp", firehook.TierEnterprise, "rotated-hash", t1
 	assertEqual(t, "UpdateTenant result", updated, want)
-	got, _ = c.Tenant(a.ID)
-	assertEqual(t, "Tenant after update", got, want)
+	assertFound(t, "Tenant after update", c.Tenant, a.ID, want)
 
 	// The API key index follows the rotation.
 	if _, ok := c.TenantByAPIKeyHash(oldHash); ok {
@@ -190,7 +248,7 @@ func TestConfigStore_TenantLifecycle(t *testing.T) {
 	_, err = c.UpdateTenant("ten_missing", func(*firehook.Tenant) error { return nil })
 	assertErrIs(t, "UpdateTenant(unknown)", err, firehook.ErrNotFound)
 
-	s = reopen(t, s, testConfig(dir))
+	s = reopenKeeps(t, s, dir, snapshot(c))
 	assertEqual(t, "Tenants after reopen", s.Config.Tenants(), []firehook.Tenant{want, b})
 	if got, ok := s.Config.TenantByAPIKeyHash("rotated-hash"); !ok || got.ID != a.ID {
 		t.Errorf("after reopen TenantByAPIKeyHash(new) = %v, %v; want %s", got.ID, ok, a.ID)
@@ -215,8 +273,7 @@ func TestConfigStore_TenantWithoutAPIKeyIsNotIndexed(t *testing.T) {
 }
 
 func TestConfigStore_SiteLifecycle(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, testConfig(dir))
+	s, dir := openTempStore(t)
 	c := s.Config
 	ta := mustCreateTenant(t, c, "A")
 	tb := mustCreateTenant(t, c, "B")
@@ -224,11 +281,7 @@ func TestConfigStore_SiteLifecycle(t *testing.T) {
 	b1 := mustCreateSite(t, c, tb.ID)
 	a2 := mustCreateSite(t, c, ta.ID)
 
-	got, ok := c.Site(a1.ID)
-	if !ok {
-		t.Fatal("Site not found after create")
-	}
-	assertEqual(t, "Site", got, a1)
+	assertFound(t, "Site", c.Site, a1.ID, a1)
 	assertEqual(t, "Sites(A)", c.Sites(ta.ID), []firehook.Site{a1, a2})
 	assertEqual(t, "Sites(B)", c.Sites(tb.ID), []firehook.Site{b1})
 	assertEqual(t, "Sites(all)", c.Sites(""), []firehook.Site{a1, b1, a2})
@@ -277,9 +330,7 @@ func TestConfigStore_SiteLifecycle(t *testing.T) {
 		t.Fatalf("CreateSite with a deleted site's key: %v", err)
 	}
 
-	before := snapshot(c)
-	s = reopen(t, s, testConfig(dir))
-	assertEqual(t, "config after reopen", snapshot(s.Config), before)
+	s = reopenKeeps(t, s, dir, snapshot(c))
 	if _, ok := s.Config.Site(a2.ID); ok {
 		t.Error("deleted site is back after reopen")
 	}
@@ -289,19 +340,14 @@ func TestConfigStore_SiteLifecycle(t *testing.T) {
 }
 
 func TestConfigStore_EndpointLifecycle(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, testConfig(dir))
+	s, dir := openTempStore(t)
 	c := s.Config
 	ta := mustCreateTenant(t, c, "A")
 	tb := mustCreateTenant(t, c, "B")
 	a1 := mustCreateEndpoint(t, c, ta.ID)
 	b1 := mustCreateEndpoint(t, c, tb.ID)
 
-	got, ok := c.Endpoint(a1.ID)
-	if !ok {
-		t.Fatal("Endpoint not found after create")
-	}
-	assertEqual(t, "Endpoint", got, a1)
+	assertFound(t, "Endpoint", c.Endpoint, a1.ID, a1)
 	assertEqual(t, "Endpoints(A)", c.Endpoints(ta.ID), []firehook.Endpoint{a1})
 	assertEqual(t, "Endpoints(all)", c.Endpoints(""), []firehook.Endpoint{a1, b1})
 
@@ -319,8 +365,7 @@ func TestConfigStore_EndpointLifecycle(t *testing.T) {
 	want.Headers = map[string]string{"X-Team": "growth", "X-Extra": "1"}
 	want.PreviousSecret, want.PreviousSecretExpiresAt = "", nil
 	assertEqual(t, "UpdateEndpoint result", updated, want)
-	got, _ = c.Endpoint(a1.ID)
-	assertEqual(t, "Endpoint after update", got, want)
+	assertFound(t, "Endpoint after update", c.Endpoint, a1.ID, want)
 
 	if err := c.DeleteEndpoint(b1.ID); err != nil {
 		t.Fatalf("DeleteEndpoint: %v", err)
@@ -331,7 +376,7 @@ func TestConfigStore_EndpointLifecycle(t *testing.T) {
 	assertEqual(t, "Endpoints(B) after delete", c.Endpoints(tb.ID), []firehook.Endpoint{})
 	assertErrIs(t, "DeleteEndpoint twice", c.DeleteEndpoint(b1.ID), firehook.ErrNotFound)
 
-	s = reopen(t, s, testConfig(dir))
+	s = reopenKeeps(t, s, dir, snapshot(c))
 	assertEqual(t, "Endpoints after reopen", s.Config.Endpoints(""), []firehook.Endpoint{want})
 }
 
@@ -357,8 +402,7 @@ func TestConfigStore_CreateForUnknownTenantIsNotFound(t *testing.T) {
 }
 
 func TestConfigStore_DuplicatesConflict(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, testConfig(dir))
+	s, dir := openTempStore(t)
 	c := s.Config
 	ta := mustCreateTenant(t, c, "A")
 	tb := mustCreateTenant(t, c, "B")
@@ -366,10 +410,7 @@ func TestConfigStore_DuplicatesConflict(t *testing.T) {
 	sb := mustCreateSite(t, c, tb.ID)
 	ea := mustCreateEndpoint(t, c, ta.ID)
 
-	cases := []struct {
-		name string
-		op   func() error
-	}{
+	assertFailuresChangeNothing(t, c, []failingOp{
 		{"tenant with an existing id", func() error {
 			dup := newTenant("dup")
 			dup.ID = ta.ID
@@ -403,49 +444,36 @@ func TestConfigStore_DuplicatesConflict(t *testing.T) {
 			_, err := c.UpdateSite(sb.ID, func(s *firehook.Site) error { s.Key = sa.Key; return nil })
 			return err
 		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			before := snapshot(c)
-			assertErrIs(t, tc.name, tc.op(), firehook.ErrConflict)
-			assertEqual(t, "config after the conflict", snapshot(c), before)
-		})
-	}
+	}, func(t *testing.T, err error) {
+		assertErrIs(t, "the duplicate", err, firehook.ErrConflict)
+	})
 
 	// Keeping one's own secondary key is no conflict.
 	if _, err := c.UpdateSite(sa.ID, func(s *firehook.Site) error { s.Domain = "same-key.example.com"; return nil }); err != nil {
 		t.Errorf("update that keeps the site key: %v", err)
 	}
 
-	before := snapshot(c)
-	s = reopen(t, s, testConfig(dir))
-	assertEqual(t, "config after reopen", snapshot(s.Config), before)
+	reopenKeeps(t, s, dir, snapshot(c))
 }
 
 // An update whose fn fails changes nothing, even when fn modified its
 // argument (including the secondary key) before failing.
 func TestConfigStore_FailedUpdateChangesNothing(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, testConfig(dir))
+	s, dir := openTempStore(t)
 	c := s.Config
-	ten := mustCreateTenant(t, c, "A")
-	site := mustCreateSite(t, c, ten.ID)
-	ep := mustCreateEndpoint(t, c, ten.ID)
+	r := mustCreateRecords(t, c, "A")
 	boom := errors.New("validation failed")
 
-	cases := []struct {
-		name string
-		op   func() error
-	}{
+	before := assertFailuresChangeNothing(t, c, []failingOp{
 		{"tenant", func() error {
-			_, err := c.UpdateTenant(ten.ID, func(t *firehook.Tenant) error {
+			_, err := c.UpdateTenant(r.ten.ID, func(t *firehook.Tenant) error {
 				t.Name, t.APIKeyHash = "changed", "changed-hash"
 				return boom
 			})
 			return err
 		}},
 		{"site", func() error {
-			_, err := c.UpdateSite(site.ID, func(s *firehook.Site) error {
+			_, err := c.UpdateSite(r.site.ID, func(s *firehook.Site) error {
 				s.Key = "sk_changed"
 				s.AllowedOrigins[0] = "https://evil.example"
 				s.AllowedOrigins = append(s.AllowedOrigins, "https://more.example")
@@ -454,7 +482,7 @@ func TestConfigStore_FailedUpdateChangesNothing(t *testing.T) {
 			return err
 		}},
 		{"endpoint", func() error {
-			_, err := c.UpdateEndpoint(ep.ID, func(e *firehook.Endpoint) error {
+			_, err := c.UpdateEndpoint(r.ep.ID, func(e *firehook.Endpoint) error {
 				e.URL = "https://changed.example"
 				e.Events[0] = "changed"
 				e.Headers["X-Team"] = "changed"
@@ -463,59 +491,41 @@ func TestConfigStore_FailedUpdateChangesNothing(t *testing.T) {
 			})
 			return err
 		}},
-	}
-	before := snapshot(c)
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.op(); !errors.Is(err, boom) {
-				t.Fatalf("update = %v, want fn's error", err)
-			}
-			assertEqual(t, "config in memory", snapshot(c), before)
-			if _, ok := c.SiteByKey("sk_changed"); ok {
-				t.Error("the failed update's site key is indexed")
-			}
-			if _, ok := c.TenantByAPIKeyHash("changed-hash"); ok {
-				t.Error("the failed update's API key hash is indexed")
-			}
-		})
-	}
-	s = reopen(t, s, testConfig(dir))
-	assertEqual(t, "config after reopen", snapshot(s.Config), before)
+	}, func(t *testing.T, err error) {
+		if !errors.Is(err, boom) {
+			t.Fatalf("update = %v, want fn's error", err)
+		}
+		if _, ok := c.SiteByKey("sk_changed"); ok {
+			t.Error("the failed update's site key is indexed")
+		}
+		if _, ok := c.TenantByAPIKeyHash("changed-hash"); ok {
+			t.Error("the failed update's API key hash is indexed")
+		}
+	})
+	reopenKeeps(t, s, dir, before)
 }
 
 func TestConfigStore_UpdateCannotChangeID(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, testConfig(dir))
+	s, dir := openTempStore(t)
 	c := s.Config
-	ten := mustCreateTenant(t, c, "A")
-	site := mustCreateSite(t, c, ten.ID)
-	ep := mustCreateEndpoint(t, c, ten.ID)
+	r := mustCreateRecords(t, c, "A")
 
-	cases := []struct {
-		name  string
-		op    func() error
-		newID string
-	}{
+	before := assertFailuresChangeNothing(t, c, []failingOp{
 		{"tenant", func() error {
-			_, err := c.UpdateTenant(ten.ID, func(t *firehook.Tenant) error { t.ID = "ten_other"; return nil })
+			_, err := c.UpdateTenant(r.ten.ID, func(t *firehook.Tenant) error { t.ID = "ten_other"; return nil })
 			return err
-		}, "ten_other"},
+		}},
 		{"site", func() error {
-			_, err := c.UpdateSite(site.ID, func(s *firehook.Site) error { s.ID = "site_other"; return nil })
+			_, err := c.UpdateSite(r.site.ID, func(s *firehook.Site) error { s.ID = "site_other"; return nil })
 			return err
-		}, "site_other"},
+		}},
 		{"endpoint", func() error {
-			_, err := c.UpdateEndpoint(ep.ID, func(e *firehook.Endpoint) error { e.ID = "ep_other"; return nil })
+			_, err := c.UpdateEndpoint(r.ep.ID, func(e *firehook.Endpoint) error { e.ID = "ep_other"; return nil })
 			return err
-		}, "ep_other"},
-	}
-	before := snapshot(c)
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			assertErrIs(t, "update changing the id", tc.op(), firehook.ErrInvalid)
-			assertEqual(t, "config", snapshot(c), before)
-		})
-	}
+		}},
+	}, func(t *testing.T, err error) {
+		assertErrIs(t, "update changing the id", err, firehook.ErrInvalid)
+	})
 	for _, found := range []bool{
 		func() bool { _, ok := c.Tenant("ten_other"); return ok }(),
 		func() bool { _, ok := c.Site("site_other"); return ok }(),
@@ -525,8 +535,7 @@ func TestConfigStore_UpdateCannotChangeID(t *testing.T) {
 			t.Error("a record appeared under the new id")
 		}
 	}
-	s = reopen(t, s, testConfig(dir))
-	assertEqual(t, "config after reopen", snapshot(s.Config), before)
+	reopenKeeps(t, s, dir, before)
 }
 
 // Records handed out are copies: a caller that changes one, down to the
@@ -547,39 +556,37 @@ func TestConfigStore_RecordsAreCopies(t *testing.T) {
 		e.Headers["X-New"] = "scribbled"
 		*e.PreviousSecretExpiresAt = time.Time{}
 	}
-	type fixture struct {
-		ten  firehook.Tenant
-		site firehook.Site
-		ep   firehook.Endpoint
-	}
 	cases := []struct {
 		name     string
-		scribble func(f *fixture)
+		scribble func(t *testing.T, f *records)
 	}{
-		{"Tenant", func(f *fixture) { got, _ := c.Tenant(f.ten.ID); got.Name = "scribbled" }},
-		{"Tenants", func(f *fixture) { c.Tenants()[0].Name = "scribbled" }},
-		{"TenantByAPIKeyHash", func(f *fixture) { got, _ := c.TenantByAPIKeyHash(f.ten.APIKeyHash); got.Name = "scribbled" }},
-		{"Site", func(f *fixture) { got, _ := c.Site(f.site.ID); scribbleSite(&got) }},
-		{"SiteByKey", func(f *fixture) { got, _ := c.SiteByKey(f.site.Key); scribbleSite(&got) }},
-		{"Sites", func(f *fixture) { scribbleSite(&c.Sites(f.ten.ID)[0]) }},
-		{"UpdateSite result", func(f *fixture) {
+		{"Tenant", func(t *testing.T, f *records) { got, _ := c.Tenant(f.ten.ID); got.Name = "scribbled" }},
+		{"Tenants", func(t *testing.T, f *records) { c.Tenants()[0].Name = "scribbled" }},
+		{"TenantByAPIKeyHash", func(t *testing.T, f *records) {
+			got, _ := c.TenantByAPIKeyHash(f.ten.APIKeyHash)
+			got.Name = "scribbled"
+		}},
+		{"Site", func(t *testing.T, f *records) { got, _ := c.Site(f.site.ID); scribbleSite(&got) }},
+		{"SiteByKey", func(t *testing.T, f *records) { got, _ := c.SiteByKey(f.site.Key); scribbleSite(&got) }},
+		{"Sites", func(t *testing.T, f *records) { scribbleSite(&c.Sites(f.ten.ID)[0]) }},
+		{"UpdateSite result", func(t *testing.T, f *records) {
 			got, err := c.UpdateSite(f.site.ID, func(*firehook.Site) error { return nil })
 			if err != nil {
 				t.Fatal(err)
 			}
 			scribbleSite(&got)
 		}},
-		{"CreateSite argument", func(f *fixture) { scribbleSite(&f.site) }},
-		{"Endpoint", func(f *fixture) { got, _ := c.Endpoint(f.ep.ID); scribbleEndpoint(&got) }},
-		{"Endpoints", func(f *fixture) { scribbleEndpoint(&c.Endpoints(f.ten.ID)[0]) }},
-		{"UpdateEndpoint result", func(f *fixture) {
+		{"CreateSite argument", func(t *testing.T, f *records) { scribbleSite(&f.site) }},
+		{"Endpoint", func(t *testing.T, f *records) { got, _ := c.Endpoint(f.ep.ID); scribbleEndpoint(&got) }},
+		{"Endpoints", func(t *testing.T, f *records) { scribbleEndpoint(&c.Endpoints(f.ten.ID)[0]) }},
+		{"UpdateEndpoint result", func(t *testing.T, f *records) {
 			got, err := c.UpdateEndpoint(f.ep.ID, func(*firehook.Endpoint) error { return nil })
 			if err != nil {
 				t.Fatal(err)
 			}
 			scribbleEndpoint(&got)
 		}},
-		{"CreateEndpoint argument", func(f *fixture) { scribbleEndpoint(&f.ep) }},
+		{"CreateEndpoint argument", func(t *testing.T, f *records) { scribbleEndpoint(&f.ep) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -593,20 +600,17 @@ func TestConfigStore_RecordsAreCopies(t *testing.T) {
 					_ = c.DeleteEndpoint(ep.ID)
 				}
 			}
-			f := &fixture{ten: mustCreateTenant(t, c, tc.name)}
-			f.site = mustCreateSite(t, c, f.ten.ID)
-			f.ep = mustCreateEndpoint(t, c, f.ten.ID)
+			f := mustCreateRecords(t, c, tc.name)
 
 			before := snapshot(c)
-			tc.scribble(f)
+			tc.scribble(t, &f)
 			assertEqual(t, "config after changing a record outside the store", snapshot(c), before)
 		})
 	}
 }
 
 func TestConfigStore_EverythingSurvivesReopen(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, testConfig(dir))
+	s, dir := openTempStore(t)
 	c := s.Config
 	for i := range 3 {
 		ten := mustCreateTenant(t, c, "tenant")
@@ -635,8 +639,6 @@ func TestConfigStore_EverythingSurvivesReopen(t *testing.T) {
 	if len(before.Tenants) != 3 || len(before.Sites) != 5 || len(before.Endpoints) != 5 {
 		t.Fatalf("unexpected setup: %d tenants, %d sites, %d endpoints", len(before.Tenants), len(before.Sites), len(before.Endpoints))
 	}
-	s = reopen(t, s, testConfig(dir))
-	assertEqual(t, "config after reopen", snapshot(s.Config), before)
-	s = reopen(t, s, testConfig(dir))
-	assertEqual(t, "config after a second reopen", snapshot(s.Config), before)
+	s = reopenKeeps(t, s, dir, before)
+	reopenKeeps(t, s, dir, before) // a second time
 }

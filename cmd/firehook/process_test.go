@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/firehook/firehook/internal/testkit"
 )
 
 // binPath is the firehook binary built once for the process tests.
@@ -153,26 +155,17 @@ func call(t testing.TB, method, url, token string, body any, out any) int {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	headers := []string{"Content-Type", "application/json"}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		headers = append(headers, "Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %q: %v", method, url, raw, err)
+	r := testkit.Do(t, http.DefaultClient, method, url, rd, headers...)
+	if out != nil && len(r.Body) > 0 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(r.Body, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, url, r.Body, err)
 		}
 	}
-	return resp.StatusCode
+	return r.Status
 }
 
 func stringsReader(s string) io.Reader    { return strings.NewReader(s) }

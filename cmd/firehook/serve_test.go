@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/firehook/firehook/persistence"
+	"github.com/firehook/firehook/internal/testkit"
 )
 
 // setup creates a tenant, a site and an endpoint through the admin API and
@@ -48,13 +48,8 @@ func collect(t testing.TB, p *proc, siteKey string, i int) (int, string) {
 // storedEventIDs opens the data dir of a stopped node and lists its events.
 func storedEventIDs(t *testing.T, dir string) []string {
 	t.Helper()
-	cfg := persistence.DefaultConfig(dir)
-	cfg.MemTableSize, cfg.BlockCacheSize = 1<<20, 1<<20
-	st, err := persistence.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testkit.OpenStore(t, dir)
+	defer st.Close() // on return, not at cleanup: the node opens dir next (the cleanup reports a Close error)
 	evs, err := st.Events.Read(1, 0)
 	if err != nil {
 		t.Fatal(err)

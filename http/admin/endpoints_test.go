@@ -145,8 +145,8 @@ func TestEndpoints_GetHidesTheSecret(t *testing.T) {
 			ok[map[string]any](t, r, http.StatusOK)
 			for _, s := range []string{ep.Secret, rotated.Secret, strings.TrimPrefix(rotated.Secret, firehook.PrefixSecret),
 				`"secret"`, `"previous_secret"`} {
-				if contains(r.body, s) {
-					t.Errorf("the answer shows %s: %s", s, r.body)
+				if contains(r.Body, s) {
+					t.Errorf("the answer shows %s: %s", s, r.Body)
 				}
 			}
 		})
@@ -246,10 +246,7 @@ func TestEndpoints_CreateRefusesInvalidInput(t *testing.T) {
 	tenant := e.createTenant(t, "Acme")
 	for _, tc := range invalidEndpointFields {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.snapshot()
-			apiError(t, e.do(t, http.MethodPost, "/v1/endpoints", tenant.APIKey, validEndpoint(t, tc.fields)),
-				statusOf(tc.code), tc.code)
-			e.unchanged(t, before)
+			e.refuses(t, http.MethodPost, "/v1/endpoints", tenant.APIKey, validEndpoint(t, tc.fields), statusOf(tc.code), tc.code)
 		})
 	}
 	for _, tc := range []struct{ name, body string }{
@@ -259,9 +256,7 @@ func TestEndpoints_CreateRefusesInvalidInput(t *testing.T) {
 		{"malformed JSON", `{"url":`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.snapshot()
-			apiError(t, e.do(t, http.MethodPost, "/v1/endpoints", tenant.APIKey, tc.body), http.StatusBadRequest, "invalid_json")
-			e.unchanged(t, before)
+			e.refuses(t, http.MethodPost, "/v1/endpoints", tenant.APIKey, tc.body, http.StatusBadRequest, "invalid_json")
 		})
 	}
 }
@@ -349,10 +344,7 @@ func TestEndpoints_PatchRefusesInvalidInputAndChangesNothing(t *testing.T) {
 			for k, v := range tc.fields {
 				fields[k] = v
 			}
-			before := e.snapshot()
-			apiError(t, e.do(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, tenant.APIKey, jsonOf(t, fields)),
-				statusOf(tc.code), tc.code)
-			e.unchanged(t, before)
+			e.refuses(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, tenant.APIKey, jsonOf(t, fields), statusOf(tc.code), tc.code)
 		})
 	}
 	for _, tc := range []struct{ name, body string }{
@@ -361,9 +353,7 @@ func TestEndpoints_PatchRefusesInvalidInputAndChangesNothing(t *testing.T) {
 		{"state is not writable", `{"state":"disabled"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.snapshot()
-			apiError(t, e.do(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, tenant.APIKey, tc.body), http.StatusBadRequest, "invalid_json")
-			e.unchanged(t, before)
+			e.refuses(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, tenant.APIKey, tc.body, http.StatusBadRequest, "invalid_json")
 		})
 	}
 }

@@ -36,8 +36,8 @@ func TestErrors_BodyOverTheLimitIs413(t *testing.T) {
 			}
 			r := e.do(t, tc.method, tc.path, token, tc.body)
 			if tc.status != http.StatusRequestEntityTooLarge {
-				if r.status != tc.status {
-					t.Fatalf("status = %d, want %d; body %s", r.status, tc.status, r.body)
+				if r.Status != tc.status {
+					t.Fatalf("status = %d, want %d; body %s", r.Status, tc.status, r.Body)
 				}
 				return
 			}
@@ -91,10 +91,10 @@ func TestErrors_WrongMethodIsJSON405(t *testing.T) {
 				r := e.do(t, tc.method, tc.path, token, "")
 				apiError(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
 				// RFC 9110 §15.5.6: a 405 lists the allowed methods.
-				allow := strings.Split(r.header.Get("Allow"), ", ")
+				allow := strings.Split(r.Header.Get("Allow"), ", ")
 				slices.Sort(allow)
 				if want := slices.Sorted(slices.Values(tc.allow)); !slices.Equal(allow, want) {
-					t.Errorf("Allow = %q, want %q", r.header.Get("Allow"), want)
+					t.Errorf("Allow = %q, want %q", r.Header.Get("Allow"), want)
 				}
 			}
 		})

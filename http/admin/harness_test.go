@@ -9,12 +9,12 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/admin"
+	"github.com/firehook/firehook/internal/testkit"
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -24,31 +24,13 @@ const operatorToken = "op-secret-token-for-tests"
 // openAPIDoc is what envs serve at /v1/openapi.json.
 var openAPIDoc = []byte(`{"openapi":"3.1.0","info":{"title":"Firehook admin (test)","version":"1"}}`)
 
-// clock is a settable time source for admin.Config.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is one admin API under test: a real badger store in a temporary
 // directory and the real admin handler on a real HTTP server on
 // 127.0.0.1, with a settable clock.
 type env struct {
 	dir       string
 	configure []func(*admin.Config)
-	clock     *clock
+	clock     *testkit.Clock
 
 	store   *persistence.Store
 	handler *admin.Handler
@@ -61,7 +43,7 @@ type env struct {
 func newEnv(t testing.TB, configure ...func(*admin.Config)) *env {
 	t.Helper()
 	e := &env{dir: t.TempDir(), configure: configure,
-		clock: &clock{now: time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)}}
+		clock: testkit.NewClock(time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC))}
 	e.start(t)
 	return e
 }
@@ -69,24 +51,12 @@ func newEnv(t testing.TB, configure ...func(*admin.Config)) *env {
 // start opens the store in e.dir and serves a new handler over it.
 func (e *env) start(t testing.TB) {
 	t.Helper()
-	scfg := persistence.DefaultConfig(e.dir)
-	scfg.MemTableSize = 1 << 20
-	scfg.BlockCacheSize = 1 << 20
-	scfg.Log = testLogger(t, slog.LevelWarn)
-	store, err := persistence.Open(scfg)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := store.Close(); err != nil { // a second Close is harmless
-			t.Errorf("close store: %v", err)
-		}
-	})
+	store := testkit.OpenStore(t, e.dir)
 	cfg := admin.Config{
 		Store:             store.Config,
 		OperatorTokenHash: admin.HashToken(operatorToken),
 		OpenAPI:           openAPIDoc,
-		Log:               testLogger(t, slog.LevelInfo),
+		Log:               testkit.Logger(t, slog.LevelInfo),
 		Now:               e.clock.Now,
 	}
 	for _, c := range e.configure {
@@ -109,21 +79,9 @@ func (e *env) restart(t testing.TB) {
 	e.start(t)
 }
 
-// testLogger writes records at level and above to the test's output.
-func testLogger(t testing.TB, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
-}
-
-// response is a fully read HTTP answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
 // do sends a request with the bearer token (none when empty) and body
 // (none when empty), and reads the whole answer.
-func (e *env) do(t testing.TB, method, path, token, body string) response {
+func (e *env) do(t testing.TB, method, path, token, body string) testkit.Response {
 	t.Helper()
 	var auth []string
 	if token != "" {
@@ -132,36 +90,30 @@ func (e *env) do(t testing.TB, method, path, token, body string) response {
 	return e.doRaw(t, method, path, body, auth...)
 }
 
-// doRaw sends a request with the given headers (name, value pairs).
-func (e *env) doRaw(t testing.TB, method, path, body string, headers ...string) response {
+// doRaw sends a request with the given headers (name, value pairs); a
+// body (none when empty) is sent as application/json unless headers set
+// another Content-Type.
+func (e *env) doRaw(t testing.TB, method, path, body string, headers ...string) testkit.Response {
 	t.Helper()
-	if len(headers)%2 != 0 {
-		t.Fatalf("headers must be name, value pairs: %q", headers)
-	}
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
+		headers = append([]string{"Content-Type", "application/json"}, headers...)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	if err != nil {
-		t.Fatalf("new request: %v", err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return testkit.Do(t, e.client, method, e.srv.URL+path, rd, headers...)
+}
+
+// ok asserts a JSON answer with status and decodes it into a T.
+func ok[T any](t testing.TB, r testkit.Response, status int) T {
+	t.Helper()
+	return testkit.AssertJSON[T](t, r, status)
+}
+
+// apiError asserts an error answer with status and code in the one error
+// shape, {"error","code"}.
+func apiError(t testing.TB, r testkit.Response, status int, code string) {
+	t.Helper()
+	testkit.AssertError(t, r, status, code)
 }
 
 // jsonOf marshals v for a request body.
@@ -174,56 +126,14 @@ func jsonOf(t testing.TB, v any) string {
 	return string(b)
 }
 
-// ok asserts a JSON answer with status and decodes it into a T.
-func ok[T any](t testing.TB, r response, status int) T {
-	t.Helper()
-	var v T
-	if r.status != status {
-		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", ct)
-	}
-	if err := json.Unmarshal(r.body, &v); err != nil {
-		t.Fatalf("body %s: %v", r.body, err)
-	}
-	return v
-}
-
 // noContent asserts an empty 204 answer.
-func noContent(t testing.TB, r response) {
+func noContent(t testing.TB, r testkit.Response) {
 	t.Helper()
-	if r.status != http.StatusNoContent {
-		t.Fatalf("status = %d, want 204; body %s", r.status, r.body)
+	if r.Status != http.StatusNoContent {
+		t.Fatalf("status = %d, want 204; body %s", r.Status, r.Body)
 	}
-	if len(r.body) != 0 {
-		t.Errorf("204 body = %q, want empty", r.body)
-	}
-}
-
-// apiError asserts an error answer with status and code whose body is
-// exactly {"error": non-empty string, "code": string} as application/json.
-func apiError(t testing.TB, r response, status int, code string) {
-	t.Helper()
-	if r.status != status {
-		t.Errorf("status = %d, want %d; body %s", r.status, status, r.body)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", ct)
-	}
-	var body map[string]any
-	if err := json.Unmarshal(r.body, &body); err != nil {
-		t.Fatalf("error body %q is not a JSON object: %v", r.body, err)
-	}
-	if len(body) != 2 {
-		t.Errorf("error body %s has keys other than error and code", r.body)
-	}
-	msg, isStr := body["error"].(string)
-	if !isStr || msg == "" {
-		t.Errorf("error body %s: \"error\" must be a non-empty string", r.body)
-	}
-	if got, _ := body["code"].(string); got != code {
-		t.Errorf("code = %v, want %q (body %s)", body["code"], code, r.body)
+	if len(r.Body) != 0 {
+		t.Errorf("204 body = %q, want empty", r.Body)
 	}
 }
 
@@ -282,24 +192,27 @@ func (e *env) createEndpoint(t testing.TB, token, tenantID, url string) endpoint
 		jsonOf(t, map[string]any{"tenant_id": tenantID, "url": url, "description": "CRM sync"})), http.StatusCreated)
 }
 
+// stored reads the record with id through get (e.store.Config.Site,
+// .Endpoint or .Tenant) and fails the test when the store does not hold it.
+func stored[T any](t testing.TB, get func(id string) (T, bool), id string) T {
+	t.Helper()
+	v, found := get(id)
+	if !found {
+		t.Fatalf("%s is not in the store", id)
+	}
+	return v
+}
+
 // storedEndpoint reads the endpoint with id from the store.
 func (e *env) storedEndpoint(t testing.TB, id string) firehook.Endpoint {
 	t.Helper()
-	ep, found := e.store.Config.Endpoint(id)
-	if !found {
-		t.Fatalf("endpoint %s is not in the store", id)
-	}
-	return ep
+	return stored(t, e.store.Config.Endpoint, id)
 }
 
 // storedSite reads the site with id from the store.
 func (e *env) storedSite(t testing.TB, id string) firehook.Site {
 	t.Helper()
-	s, found := e.store.Config.Site(id)
-	if !found {
-		t.Fatalf("site %s is not in the store", id)
-	}
-	return s
+	return stored(t, e.store.Config.Site, id)
 }
 
 // snapshot is the whole configuration as stored, to prove that a
@@ -323,6 +236,15 @@ func (e *env) unchanged(t testing.TB, before snapshot) {
 		ab, _ := json.MarshalIndent(after, "", " ")
 		t.Errorf("the stored configuration changed:\nbefore %s\nafter  %s", bb, ab)
 	}
+}
+
+// refuses sends a request as do does, asserts an error answer with status
+// and code, and asserts that the stored configuration did not change.
+func (e *env) refuses(t testing.TB, method, path, token, body string, status int, code string) {
+	t.Helper()
+	before := e.snapshot()
+	apiError(t, e.do(t, method, path, token, body), status, code)
+	e.unchanged(t, before)
 }
 
 // jsonKeys returns the top-level keys of a JSON object body.

@@ -141,8 +141,8 @@ func TestScoping_AnotherTenantsResourceIsNotFoundAndUnchanged(t *testing.T) {
 				apiError(t, r, http.StatusNotFound, "not_found")
 			}
 			e.unchanged(t, before)
-			if contains(r.body, b.endpoint.Secret) || contains(r.body, b.site.Key) {
-				t.Errorf("the answer reveals B's secrets: %s", r.body)
+			if contains(r.Body, b.endpoint.Secret) || contains(r.Body, b.site.Key) {
+				t.Errorf("the answer reveals B's secrets: %s", r.Body)
 			}
 
 			// The answer is the same as for a resource that does not
@@ -150,9 +150,9 @@ func TestScoping_AnotherTenantsResourceIsNotFoundAndUnchanged(t *testing.T) {
 			missingPath, missingBody := rt.requestFor(t, "ten_01JZZZZZZZZZZZZZZZZZZZZZZZ",
 				"site_01JZZZZZZZZZZZZZZZZZZZZZZZ", "ep_01JZZZZZZZZZZZZZZZZZZZZZZZ")
 			missing := e.do(t, rt.method, missingPath, a.tenant.APIKey, missingBody)
-			if missing.status != r.status || string(missing.body) != string(r.body) {
+			if missing.Status != r.Status || string(missing.Body) != string(r.Body) {
 				t.Errorf("B's resource answers %d %s but a missing one %d %s: the difference reveals that B's exists",
-					r.status, r.body, missing.status, missing.body)
+					r.Status, r.Body, missing.Status, missing.Body)
 			}
 		})
 	}
@@ -169,11 +169,11 @@ func TestScoping_OwnResourcesWork(t *testing.T) {
 			switch {
 			case rt.operatorOnly:
 				apiError(t, r, http.StatusForbidden, "forbidden")
-			case r.status != rt.own:
-				t.Fatalf("status = %d, want %d; body %s", r.status, rt.own, r.body)
+			case r.Status != rt.own:
+				t.Fatalf("status = %d, want %d; body %s", r.Status, rt.own, r.Body)
 			}
-			if r.status == http.StatusOK || r.status == http.StatusCreated {
-				if m := jsonKeys(t, r.body); m["tenant_id"] != nil && string(m["tenant_id"]) != `"`+a.tenant.ID+`"` {
+			if r.Status == http.StatusOK || r.Status == http.StatusCreated {
+				if m := jsonKeys(t, r.Body); m["tenant_id"] != nil && string(m["tenant_id"]) != `"`+a.tenant.ID+`"` {
 					t.Errorf("answer belongs to tenant %s, want %s", m["tenant_id"], a.tenant.ID)
 				}
 			}
@@ -191,8 +191,8 @@ func TestScoping_OperatorReachesEveryTenant(t *testing.T) {
 			if rt.operatorOnly {
 				want = http.StatusOK
 			}
-			if r.status != want {
-				t.Fatalf("status = %d, want %d; body %s", r.status, want, r.body)
+			if r.Status != want {
+				t.Fatalf("status = %d, want %d; body %s", r.Status, want, r.Body)
 			}
 		})
 	}
@@ -243,8 +243,8 @@ func TestScoping_ListsShowOnlyTheCallersTenant(t *testing.T) {
 				t.Errorf("listed %v, want %v", got, want)
 			}
 			for _, secret := range []string{a.endpoint.Secret, b.endpoint.Secret, a.tenant.APIKey, b.tenant.APIKey} {
-				if contains(r.body, secret) {
-					t.Errorf("the list shows a secret or key: %s", r.body)
+				if contains(r.Body, secret) {
+					t.Errorf("the list shows a secret or key: %s", r.Body)
 				}
 			}
 		})

@@ -70,16 +70,12 @@ func TestSites_OperatorNamesTheTenant(t *testing.T) {
 		}
 	})
 	t.Run("no tenant", func(t *testing.T) {
-		before := e.snapshot()
-		apiError(t, e.do(t, http.MethodPost, "/v1/sites", operatorToken, `{"domain":"example.com"}`),
+		e.refuses(t, http.MethodPost, "/v1/sites", operatorToken, `{"domain":"example.com"}`,
 			http.StatusBadRequest, "validation_failed")
-		e.unchanged(t, before)
 	})
 	t.Run("unknown tenant", func(t *testing.T) {
-		before := e.snapshot()
-		apiError(t, e.do(t, http.MethodPost, "/v1/sites", operatorToken,
-			`{"tenant_id":"ten_01JZZZZZZZZZZZZZZZZZZZZZZZ","domain":"example.com"}`), http.StatusNotFound, "not_found")
-		e.unchanged(t, before)
+		e.refuses(t, http.MethodPost, "/v1/sites", operatorToken, `{"tenant_id":"ten_01JZZZZZZZZZZZZZZZZZZZZZZZ","domain":"example.com"}`,
+			http.StatusNotFound, "not_found")
 	})
 }
 
@@ -130,17 +126,12 @@ func TestSites_CreateRefusesInvalidInput(t *testing.T) {
 			for k, v := range tc.fields {
 				body[k] = v
 			}
-			before := e.snapshot()
-			apiError(t, e.do(t, http.MethodPost, "/v1/sites", tenant.APIKey, jsonOf(t, body)),
-				http.StatusBadRequest, "validation_failed")
-			e.unchanged(t, before)
+			e.refuses(t, http.MethodPost, "/v1/sites", tenant.APIKey, jsonOf(t, body), http.StatusBadRequest, "validation_failed")
 		})
 	}
 	t.Run("unknown field", func(t *testing.T) {
-		before := e.snapshot()
-		apiError(t, e.do(t, http.MethodPost, "/v1/sites", tenant.APIKey, `{"domain":"example.com","key":"sk_mine"}`),
+		e.refuses(t, http.MethodPost, "/v1/sites", tenant.APIKey, `{"domain":"example.com","key":"sk_mine"}`,
 			http.StatusBadRequest, "invalid_json")
-		e.unchanged(t, before)
 	})
 }
 
@@ -217,10 +208,8 @@ func TestSites_PatchRefusesInvalidInputAndChangesNothing(t *testing.T) {
 			for k, v := range tc.fields {
 				body[k] = v
 			}
-			before := e.snapshot()
-			apiError(t, e.do(t, http.MethodPatch, "/v1/sites/"+site.ID, tenant.APIKey, jsonOf(t, body)),
+			e.refuses(t, http.MethodPatch, "/v1/sites/"+site.ID, tenant.APIKey, jsonOf(t, body),
 				http.StatusBadRequest, "validation_failed")
-			e.unchanged(t, before)
 		})
 	}
 }

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/admin"
+	"github.com/firehook/firehook/internal/testkit"
 )
 
 func TestTenants_CreateAnswersTheKeyOnce(t *testing.T) {
@@ -37,9 +36,9 @@ func TestTenants_CreateAnswersTheKeyOnce(t *testing.T) {
 		for _, token := range []string{operatorToken, got.APIKey} {
 			r := e.do(t, http.MethodGet, path, token, "")
 			ok[map[string]any](t, r, http.StatusOK)
-			if contains(r.body, got.APIKey) || contains(r.body, admin.HashToken(got.APIKey)) ||
-				contains(r.body, "api_key") {
-				t.Errorf("GET %s shows the key or its hash: %s", path, r.body)
+			if contains(r.Body, got.APIKey) || contains(r.Body, admin.HashToken(got.APIKey)) ||
+				contains(r.Body, "api_key") {
+				t.Errorf("GET %s shows the key or its hash: %s", path, r.Body)
 			}
 		}
 	}
@@ -65,12 +64,8 @@ func TestTenants_APIKeyIsStoredOnlyAsItsHash(t *testing.T) {
 	rotated := ok[tenantResp](t, e.do(t, http.MethodPost, "/v1/tenants/"+created.ID+"/rotate-key", operatorToken, ""),
 		http.StatusOK)
 
-	stored, found := e.store.Config.Tenant(created.ID)
-	if !found {
-		t.Fatalf("tenant %s is not in the store", created.ID)
-	}
-	if stored.APIKeyHash != admin.HashToken(rotated.APIKey) {
-		t.Errorf("stored hash = %q, want the sha256 of the current key", stored.APIKeyHash)
+	if ten := stored(t, e.store.Config.Tenant, created.ID); ten.APIKeyHash != admin.HashToken(rotated.APIKey) {
+		t.Errorf("stored hash = %q, want the sha256 of the current key", ten.APIKeyHash)
 	}
 
 	// Neither key, nor the random part of either, is anywhere in badger
@@ -79,31 +74,13 @@ func TestTenants_APIKeyIsStoredOnlyAsItsHash(t *testing.T) {
 	for _, k := range []string{created.APIKey, rotated.APIKey} {
 		needles = append(needles, []byte(k), []byte(strings.TrimPrefix(k, firehook.PrefixAPIKey)))
 	}
-	records := 0
-	err := e.store.DB().View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.AllVersions = true
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			records++
-			item := it.Item()
-			if err := item.Value(func(v []byte) error {
-				for _, n := range needles {
-					if bytes.Contains(item.Key(), n) || bytes.Contains(v, n) {
-						t.Errorf("badger record %q holds a raw API key", item.Key())
-					}
-				}
-				return nil
-			}); err != nil {
-				return err
+	records := testkit.EachRecord(t, e.store.DB(), func(key, value []byte) {
+		for _, n := range needles {
+			if bytes.Contains(key, n) || bytes.Contains(value, n) {
+				t.Errorf("badger record %q holds a raw API key", key)
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatalf("scan badger: %v", err)
-	}
 	if records == 0 {
 		t.Fatal("scanned no badger records: the scan proves nothing")
 	}
@@ -133,9 +110,7 @@ func TestTenants_CreateRefusesInvalidInput(t *testing.T) {
 		{"invalid UTF-8", "{\"name\":\"Ac\xffme\"}", http.StatusBadRequest, "invalid_utf8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.snapshot()
-			apiError(t, e.do(t, http.MethodPost, "/v1/tenants", operatorToken, tc.body), tc.status, tc.code)
-			e.unchanged(t, before)
+			e.refuses(t, http.MethodPost, "/v1/tenants", operatorToken, tc.body, tc.status, tc.code)
 		})
 	}
 }
@@ -206,9 +181,7 @@ func TestTenants_PatchRefusesInvalidInputAndChangesNothing(t *testing.T) {
 		{"unknown tenant", "ten_01JZZZZZZZZZZZZZZZZZZZZZZZ", `{"name":"Ghost"}`, http.StatusNotFound, "not_found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.snapshot()
-			apiError(t, e.do(t, http.MethodPatch, "/v1/tenants/"+tc.id, operatorToken, tc.body), tc.status, tc.code)
-			e.unchanged(t, before)
+			e.refuses(t, http.MethodPatch, "/v1/tenants/"+tc.id, operatorToken, tc.body, tc.status, tc.code)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -12,12 +13,13 @@ import (
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/ingest"
+	"github.com/firehook/firehook/internal/testkit"
 )
 
 // testNow is the fixed clock of the tests that need one.
 var testNow = time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
 
-func fixedClock(c *clock) func(*ingest.Config) {
+func fixedClock(c *testkit.Clock) func(*ingest.Config) {
 	return func(cfg *ingest.Config) { cfg.Now = c.Now }
 }
 
@@ -30,7 +32,7 @@ func TestCollect_AcceptsPageView(t *testing.T) {
 		"", // no Content-Type at all
 	} {
 		t.Run("content type "+strings.ReplaceAll(ct, "/", "_"), func(t *testing.T) {
-			clk := newClock(testNow)
+			clk := testkit.NewClock(testNow)
 			e := newEnv(t, fixedClock(clk))
 			ts := testNow.Add(-1500 * time.Millisecond)
 			body := pageView(e.site, map[string]any{
@@ -162,7 +164,7 @@ func TestCollect_CleansTitleAndUserAgent(t *testing.T) {
 }
 
 func TestCollect_DefaultsTimestampToNow(t *testing.T) {
-	clk := newClock(testNow)
+	clk := testkit.NewClock(testNow)
 	e := newEnv(t, fixedClock(clk))
 	accepted(t, e.collect(t, pageView(e.site, nil)))
 	if ev := e.onlyEvent(t); !ev.ClientTS.Equal(testNow) {
@@ -171,7 +173,7 @@ func TestCollect_DefaultsTimestampToNow(t *testing.T) {
 }
 
 func TestCollect_AcceptsTimestampsAtTheBounds(t *testing.T) {
-	clk := newClock(testNow)
+	clk := testkit.NewClock(testNow)
 	e := newEnv(t, fixedClock(clk))
 	for _, c := range []struct {
 		name string
@@ -235,23 +237,23 @@ func TestCollect_OptOutStoresNothing(t *testing.T) {
 		t.Run("POST with "+h[0], func(t *testing.T) {
 			e.storesNothing(t, func() {
 				r := e.collect(t, valid, h[0], h[1])
-				if r.status != http.StatusNoContent || len(r.body) != 0 {
-					t.Errorf("got %d %q, want 204 with no body", r.status, r.body)
+				if r.Status != http.StatusNoContent || len(r.Body) != 0 {
+					t.Errorf("got %d %q, want 204 with no body", r.Status, r.Body)
 				}
 			})
 		})
 		t.Run("POST with "+h[0]+" and a malformed body", func(t *testing.T) {
 			e.storesNothing(t, func() {
-				if r := e.collect(t, "{nope", h[0], h[1]); r.status != http.StatusNoContent {
-					t.Errorf("status = %d, want 204: an opted-out browser is not even parsed", r.status)
+				if r := e.collect(t, "{nope", h[0], h[1]); r.Status != http.StatusNoContent {
+					t.Errorf("status = %d, want 204: an opted-out browser is not even parsed", r.Status)
 				}
 			})
 		})
 		t.Run("GIF with "+h[0], func(t *testing.T) {
 			e.storesNothing(t, func() {
 				r := e.do(t, http.MethodGet, "/v1/collect.gif?"+gifQuery(e.site, nil), nil, h[0], h[1])
-				if r.status != http.StatusNoContent || len(r.body) != 0 {
-					t.Errorf("got %d %q, want 204 with no body", r.status, r.body)
+				if r.Status != http.StatusNoContent || len(r.Body) != 0 {
+					t.Errorf("got %d %q, want 204 with no body", r.Status, r.Body)
 				}
 			})
 		})
@@ -269,11 +271,13 @@ func TestCollect_CORS(t *testing.T) {
 	})
 	anyOrigin := e.addSite(t, func(s *firehook.Site) { s.AllowedOrigins = []string{"*"} })
 
-	for _, c := range []struct {
+	// corsCase is a request of a page view of site with an Origin header.
+	type corsCase struct {
 		name   string
 		site   firehook.Site
 		origin string
-	}{
+	}
+	for _, c := range []corsCase{
 		{"origin in allowed_origins", listed, "https://shop.acme.test"},
 		{"origin in allowed_origins in another case", listed, "https://SHOP.acme.test"},
 		{"any origin with *", anyOrigin, "https://anything.example.net"},
@@ -284,11 +288,11 @@ func TestCollect_CORS(t *testing.T) {
 		t.Run("allows "+c.name, func(t *testing.T) {
 			r := e.collect(t, pageView(c.site, nil), "Origin", c.origin)
 			accepted(t, r)
-			if got := r.header.Get("Access-Control-Allow-Origin"); got != c.origin {
+			if got := r.Header.Get("Access-Control-Allow-Origin"); got != c.origin {
 				t.Errorf("Access-Control-Allow-Origin = %q, want the origin %q echoed", got, c.origin)
 			}
-			if !slices.Contains(r.header.Values("Vary"), "Origin") {
-				t.Errorf("Vary = %q, want Origin", r.header.Values("Vary"))
+			if !slices.Contains(r.Header.Values("Vary"), "Origin") {
+				t.Errorf("Vary = %q, want Origin", r.Header.Values("Vary"))
 			}
 		})
 	}
@@ -296,16 +300,12 @@ func TestCollect_CORS(t *testing.T) {
 	t.Run("allows a request without Origin", func(t *testing.T) {
 		r := e.collect(t, pageView(listed, nil))
 		accepted(t, r)
-		if got := r.header.Get("Access-Control-Allow-Origin"); got != "" {
+		if got := r.Header.Get("Access-Control-Allow-Origin"); got != "" {
 			t.Errorf("Access-Control-Allow-Origin = %q, want none without Origin", got)
 		}
 	})
 
-	for _, c := range []struct {
-		name   string
-		site   firehook.Site
-		origin string
-	}{
+	for _, c := range []corsCase{
 		{"an origin not in allowed_origins", listed, "https://evil.example.net"},
 		{"a subdomain not in allowed_origins", listed, "https://blog.acme.test"},
 		{"the site's domain over another scheme", listed, "http://acme.test"},
@@ -318,7 +318,7 @@ func TestCollect_CORS(t *testing.T) {
 			e.storesNothing(t, func() {
 				r := e.collect(t, pageView(c.site, nil), "Origin", c.origin)
 				apiError(t, r, http.StatusForbidden, "origin_not_allowed")
-				if got := r.header.Get("Access-Control-Allow-Origin"); got != "" {
+				if got := r.Header.Get("Access-Control-Allow-Origin"); got != "" {
 					t.Errorf("Access-Control-Allow-Origin = %q on a refused origin, want none", got)
 				}
 			})
@@ -326,15 +326,15 @@ func TestCollect_CORS(t *testing.T) {
 	}
 
 	t.Run("answers a preflight", func(t *testing.T) {
-		var r response
+		var r testkit.Response
 		e.storesNothing(t, func() {
 			r = e.do(t, http.MethodOptions, "/v1/collect", nil,
 				"Origin", "https://shop.acme.test",
 				"Access-Control-Request-Method", "POST",
 				"Access-Control-Request-Headers", "content-type")
 		})
-		if r.status != http.StatusNoContent {
-			t.Fatalf("status = %d, want 204", r.status)
+		if r.Status != http.StatusNoContent {
+			t.Fatalf("status = %d, want 204", r.Status)
 		}
 		for name, want := range map[string]string{
 			"Access-Control-Allow-Origin":  "https://shop.acme.test",
@@ -342,7 +342,7 @@ func TestCollect_CORS(t *testing.T) {
 			"Access-Control-Allow-Headers": "Content-Type",
 			"Access-Control-Max-Age":       "86400",
 		} {
-			if got := r.header.Get(name); got != want {
+			if got := r.Header.Get(name); got != want {
 				t.Errorf("%s = %q, want %q", name, got, want)
 			}
 		}
@@ -350,14 +350,14 @@ func TestCollect_CORS(t *testing.T) {
 }
 
 func TestCollect_RateLimitsPerSite(t *testing.T) {
-	clk := newClock(testNow)
+	clk := testkit.NewClock(testNow)
 	e := newEnv(t, fixedClock(clk))
 	limited := e.addSite(t, func(s *firehook.Site) { s.RateLimitPerS = 2 }) // burst: 4
 	body := pageView(limited, nil)
 
 	for i := range 4 {
-		if r := e.collect(t, body); r.status != http.StatusAccepted {
-			t.Fatalf("event %d of the burst: status %d, want 202; body %s", i+1, r.status, r.body)
+		if r := e.collect(t, body); r.Status != http.StatusAccepted {
+			t.Fatalf("event %d of the burst: status %d, want 202; body %s", i+1, r.Status, r.Body)
 		}
 	}
 	t.Run("invalid events do not spend the budget", func(t *testing.T) {
@@ -369,7 +369,7 @@ func TestCollect_RateLimitsPerSite(t *testing.T) {
 			e.storesNothing(t, func() {
 				r := e.collect(t, body)
 				apiError(t, r, http.StatusTooManyRequests, "rate_limited")
-				if got := r.header.Get("Retry-After"); got != "1" {
+				if got := r.Header.Get("Retry-After"); got != "1" {
 					t.Errorf("Retry-After = %q, want 1 (a token comes back in 0.5 s)", got)
 				}
 			})
@@ -417,14 +417,15 @@ func TestCollect_ConcurrentPostsGetUniqueGaplessSequences(t *testing.T) {
 					t.Errorf("worker %d post %d: %v", w, i, err)
 					return
 				}
-				r := response{status: resp.StatusCode, header: resp.Header}
-				r.body, err = readAll(resp)
+				r := testkit.Response{Status: resp.StatusCode, Header: resp.Header}
+				r.Body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
 				if err != nil {
 					t.Errorf("worker %d post %d: read: %v", w, i, err)
 					return
 				}
-				if r.status != http.StatusAccepted {
-					t.Errorf("worker %d post %d: status %d, body %s", w, i, r.status, r.body)
+				if r.Status != http.StatusAccepted {
+					t.Errorf("worker %d post %d: status %d, body %s", w, i, r.Status, r.Body)
 					return
 				}
 				ids[w] = append(ids[w], accepted(t, r))

@@ -2,10 +2,6 @@ package ingest_test
 
 import (
 	"bytes"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -16,19 +12,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/internal/testkit"
 )
-
-// hemsOf computes the expected hashes of an already normalised address.
-func hemsOf(normalised string) firehook.HEMs {
-	s256 := sha256.Sum256([]byte(normalised))
-	s1 := sha1.Sum([]byte(normalised))
-	m5 := md5.Sum([]byte(normalised))
-	return firehook.HEMs{
-		SHA256: hex.EncodeToString(s256[:]),
-		SHA1:   hex.EncodeToString(s1[:]),
-		MD5:    hex.EncodeToString(m5[:]),
-	}
-}
 
 func TestCollect_HashesEmailAndNeverStoresIt(t *testing.T) {
 	for _, c := range []struct {
@@ -47,7 +32,7 @@ func TestCollect_HashesEmailAndNeverStoresIt(t *testing.T) {
 			accepted(t, e.collect(t, pageView(e.site, map[string]any{"email": c.email})))
 
 			ev := e.onlyEvent(t)
-			if want := hemsOf(c.normalised); ev.HEMs != want {
+			if want := testkit.HEMs(t, c.normalised); ev.HEMs != want {
 				t.Errorf("hems = %+v, want the hashes of %q: %+v", ev.HEMs, c.normalised, want)
 			}
 			e.assertNowhere(t, ev.HEMs.SHA256, append(c.secrets, strings.TrimSpace(c.email))...)
@@ -57,16 +42,16 @@ func TestCollect_HashesEmailAndNeverStoresIt(t *testing.T) {
 
 func TestCollect_EmailHashesWinOverHEM(t *testing.T) {
 	e := newEnv(t)
-	other := hemsOf("someone.else@example.com").SHA256
+	other := testkit.HEMs(t, "someone.else@example.com").SHA256
 	accepted(t, e.collect(t, pageView(e.site, map[string]any{"email": "ann@example.com", "hem": other})))
-	if got, want := e.onlyEvent(t).HEMs, hemsOf("ann@example.com"); got != want {
+	if got, want := e.onlyEvent(t).HEMs, testkit.HEMs(t, "ann@example.com"); got != want {
 		t.Errorf("hems = %+v, want the email's %+v", got, want)
 	}
 }
 
 func TestCollect_LowerCasesHEM(t *testing.T) {
 	e := newEnv(t)
-	h := hemsOf("ann@example.com").SHA256
+	h := testkit.HEMs(t, "ann@example.com").SHA256
 	accepted(t, e.collect(t, pageView(e.site, map[string]any{"hem": " " + strings.ToUpper(h) + " "})))
 	if got := e.onlyEvent(t).HEMs; got != (firehook.HEMs{SHA256: h}) {
 		t.Errorf("hems = %+v, want only sha256 %s", got, h)
@@ -79,8 +64,8 @@ func TestCollect_BadEmailIsNotStoredNorEchoed(t *testing.T) {
 	e.storesNothing(t, func() {
 		r := e.collect(t, pageView(e.site, map[string]any{"email": bad}))
 		apiError(t, r, 400, "validation_failed")
-		if bytes.Contains(r.body, []byte(bad)) {
-			t.Errorf("the error %s echoes the address", r.body)
+		if bytes.Contains(r.Body, []byte(bad)) {
+			t.Errorf("the error %s echoes the address", r.Body)
 		}
 	})
 	e.assertNowhere(t, e.site.Key, bad)
@@ -92,30 +77,14 @@ func inBadger(t testing.TB, db *badger.DB, s string) []string {
 	t.Helper()
 	needle := bytes.ToLower([]byte(s))
 	var found []string
-	err := db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.AllVersions = true
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			if bytes.Contains(bytes.ToLower(item.Key()), needle) {
-				found = append(found, fmt.Sprintf("key %q", item.Key()))
-			}
-			if err := item.Value(func(v []byte) error {
-				if bytes.Contains(bytes.ToLower(v), needle) {
-					found = append(found, fmt.Sprintf("value of %q: %s", item.Key(), v))
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
+	testkit.EachRecord(t, db, func(key, value []byte) {
+		if bytes.Contains(bytes.ToLower(key), needle) {
+			found = append(found, fmt.Sprintf("key %q", key))
 		}
-		return nil
+		if bytes.Contains(bytes.ToLower(value), needle) {
+			found = append(found, fmt.Sprintf("value of %q: %s", key, value))
+		}
 	})
-	if err != nil {
-		t.Fatalf("scan badger: %v", err)
-	}
 	return found
 }
 

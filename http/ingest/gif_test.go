@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/internal/testkit"
 )
 
 // gifQuery is the query of a valid no-script page view of site; params
@@ -34,18 +35,18 @@ func gifQuery(site firehook.Site, params map[string]string) string {
 }
 
 // isPixel asserts that r is the 1x1 GIF.
-func isPixel(t testing.TB, r response) {
+func isPixel(t testing.TB, r testkit.Response) {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("status = %d, want 200; body %s", r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("status = %d, want 200; body %s", r.Status, r.Body)
 	}
-	if ct := r.header.Get("Content-Type"); ct != "image/gif" {
+	if ct := r.Header.Get("Content-Type"); ct != "image/gif" {
 		t.Errorf("Content-Type = %q, want image/gif", ct)
 	}
-	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store (every hit must reach us)", cc)
 	}
-	img, err := gif.Decode(bytes.NewReader(r.body))
+	img, err := gif.Decode(bytes.NewReader(r.Body))
 	if err != nil {
 		t.Fatalf("body does not decode as a GIF: %v", err)
 	}
@@ -55,7 +56,7 @@ func isPixel(t testing.TB, r response) {
 }
 
 func TestCollectGIF_StoresPageViewAndAnswersPixel(t *testing.T) {
-	clk := newClock(testNow)
+	clk := testkit.NewClock(testNow)
 	e := newEnv(t, fixedClock(clk))
 	r := e.do(t, http.MethodGet, "/v1/collect.gif?"+gifQuery(e.site, map[string]string{
 		"url": "https://Example.com:443/noscript?utm_source=mail#x",

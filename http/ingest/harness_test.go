@@ -8,12 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/ingest"
+	"github.com/firehook/firehook/internal/testkit"
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -34,21 +33,8 @@ type env struct {
 func newEnv(t testing.TB, configure ...func(*ingest.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
-	scfg := persistence.DefaultConfig(dir)
-	scfg.MemTableSize = 1 << 20
-	scfg.BlockCacheSize = 1 << 20
-	scfg.Log = testLogger(t, slog.LevelWarn)
-	store, err := persistence.Open(scfg)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := store.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-
-	cfg := ingest.Config{Sites: store.Config, Events: store.Events, Log: testLogger(t, slog.LevelInfo)}
+	store := testkit.OpenStore(t, dir)
+	cfg := ingest.Config{Sites: store.Config, Events: store.Events, Log: testkit.Logger(t, slog.LevelInfo)}
 	for _, c := range configure {
 		c(&cfg)
 	}
@@ -56,11 +42,7 @@ func newEnv(t testing.TB, configure ...func(*ingest.Config)) *env {
 	t.Cleanup(srv.Close) // runs before the store closes (cleanups are LIFO)
 
 	e := &env{dir: dir, store: store, srv: srv, client: srv.Client()}
-	e.tenant = firehook.Tenant{ID: firehook.NewID(firehook.PrefixTenant), Name: "Acme", Tier: firehook.TierPro,
-		CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
-	if err := store.Config.CreateTenant(e.tenant); err != nil {
-		t.Fatalf("create tenant: %v", err)
-	}
+	e.tenant = testkit.CreateTenant(t, store.Config, "Acme")
 	e.site = e.addSite(t, nil)
 	return e
 }
@@ -69,65 +51,19 @@ func newEnv(t testing.TB, configure ...func(*ingest.Config)) *env {
 // edit may change it before it is stored.
 func (e *env) addSite(t testing.TB, edit func(*firehook.Site)) firehook.Site {
 	t.Helper()
-	now := time.Now().UTC()
-	s := firehook.Site{
-		ID:        firehook.NewID(firehook.PrefixSite),
-		TenantID:  e.tenant.ID,
-		Key:       firehook.RandomToken(firehook.PrefixSiteKey, 24),
-		Domain:    "example.com",
-		CreatedAt: now,
-		UpdatedAt: now,
-	}
-	if edit != nil {
-		edit(&s)
-	}
-	if err := e.store.Config.CreateSite(s); err != nil {
-		t.Fatalf("create site: %v", err)
-	}
-	return s
-}
-
-// testLogger writes records at level and above to the test's output.
-func testLogger(t testing.TB, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
-}
-
-// response is a fully read HTTP answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
+	return testkit.CreateSite(t, e.store.Config, e.tenant.ID, edit)
 }
 
 // do sends a request to the env's server and reads the whole answer.
 // headers are name, value pairs.
-func (e *env) do(t testing.TB, method, path string, body io.Reader, headers ...string) response {
+func (e *env) do(t testing.TB, method, path string, body io.Reader, headers ...string) testkit.Response {
 	t.Helper()
-	if len(headers)%2 != 0 {
-		t.Fatalf("headers must be name, value pairs: %q", headers)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, body)
-	if err != nil {
-		t.Fatalf("new request: %v", err)
-	}
-	for i := 0; i < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return testkit.Do(t, e.client, method, e.srv.URL+path, body, headers...)
 }
 
 // collect POSTs body to /v1/collect as application/json (unless headers
 // set another Content-Type).
-func (e *env) collect(t testing.TB, body string, headers ...string) response {
+func (e *env) collect(t testing.TB, body string, headers ...string) testkit.Response {
 	t.Helper()
 	return e.do(t, http.MethodPost, "/v1/collect", strings.NewReader(body),
 		append([]string{"Content-Type", "application/json"}, headers...)...)
@@ -157,21 +93,16 @@ func pageView(site firehook.Site, edits map[string]any) string {
 }
 
 // accepted asserts a 202 {"event_id":"evt_..."} answer and returns the id.
-func accepted(t testing.TB, r response) string {
+func accepted(t testing.TB, r testkit.Response) string {
 	t.Helper()
-	if r.status != http.StatusAccepted {
-		t.Fatalf("status = %d, want 202; body %s", r.status, r.body)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", ct)
-	}
+	testkit.AssertJSON[json.RawMessage](t, r, http.StatusAccepted)
 	var body struct {
 		EventID string `json:"event_id"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		t.Fatalf("202 body %s: %v", r.body, err)
+		t.Fatalf("202 body %s: %v", r.Body, err)
 	}
 	if !strings.HasPrefix(body.EventID, firehook.PrefixEvent) || len(body.EventID) != len(firehook.PrefixEvent)+26 {
 		t.Fatalf("event_id = %q, want evt_ + a ULID", body.EventID)
@@ -179,28 +110,11 @@ func accepted(t testing.TB, r response) string {
 	return body.EventID
 }
 
-// apiError asserts a JSON error answer with status and code.
-func apiError(t testing.TB, r response, status int, code string) {
+// apiError asserts an error answer with status and code in the one error
+// shape, {"error","code"}.
+func apiError(t testing.TB, r testkit.Response, status int, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Errorf("status = %d, want %d; body %s", r.status, status, r.body)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", ct)
-	}
-	var body struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
-	}
-	if err := json.Unmarshal(r.body, &body); err != nil {
-		t.Fatalf("error body %q is not JSON: %v", r.body, err)
-	}
-	if body.Code != code {
-		t.Errorf("code = %q, want %q (error %q)", body.Code, code, body.Error)
-	}
-	if body.Error == "" {
-		t.Errorf("error message is empty (code %q)", body.Code)
-	}
+	testkit.AssertError(t, r, status, code)
 }
 
 // events reads the whole event log.
@@ -235,30 +149,4 @@ func (e *env) storesNothing(t testing.TB, send func()) {
 	if m := len(e.events(t)); m != n {
 		t.Errorf("event log went from %d to %d events; the request must store nothing", n, m)
 	}
-}
-
-// clock is a settable time source for Config.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(now time.Time) *clock { return &clock{now: now} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// readAll reads and closes a response body.
-func readAll(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firehook/firehook/http/ingest"
+	"github.com/firehook/firehook/internal/testkit"
 )
 
 // badInput is a request to /v1/collect that must be refused, storing nothing.
@@ -20,7 +21,7 @@ type badInput struct {
 }
 
 func TestCollect_RejectsBadInput(t *testing.T) {
-	clk := newClock(testNow)
+	clk := testkit.NewClock(testNow)
 	e := newEnv(t, fixedClock(clk))
 	pv := func(edits map[string]any) string { return pageView(e.site, edits) }
 	valid := pv(nil)

@@ -9,19 +9,19 @@ import (
 func TestPixelScript_IsServed(t *testing.T) {
 	e := newEnv(t)
 	r := e.do(t, http.MethodGet, "/p.js", nil)
-	if r.status != http.StatusOK {
-		t.Fatalf("status = %d, want 200", r.status)
+	if r.Status != http.StatusOK {
+		t.Fatalf("status = %d, want 200", r.Status)
 	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/javascript") && !strings.HasPrefix(ct, "text/javascript") {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/javascript") && !strings.HasPrefix(ct, "text/javascript") {
 		t.Errorf("Content-Type = %q, want JavaScript", ct)
 	}
-	if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+	if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
 	}
-	if cc := r.header.Get("Cache-Control"); !strings.Contains(cc, "max-age=") {
+	if cc := r.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age=") {
 		t.Errorf("Cache-Control = %q, want the script cacheable", cc)
 	}
-	js := string(r.body)
+	js := string(r.Body)
 	for _, want := range []string{
 		"sendBeacon",           // sends with navigator.sendBeacon
 		"keepalive",            // falls back to fetch with keepalive
@@ -66,7 +66,7 @@ func TestRouter_WrongMethodIs405JSON(t *testing.T) {
 func TestRouter_HealthzAnswersOK(t *testing.T) {
 	e := newEnv(t)
 	r := e.do(t, http.MethodGet, "/healthz", nil)
-	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != `{"status":"ok"}` {
-		t.Errorf("got %d %s, want 200 {\"status\":\"ok\"}", r.status, r.body)
+	if r.Status != http.StatusOK || strings.TrimSpace(string(r.Body)) != `{"status":"ok"}` {
+		t.Errorf("got %d %s, want 200 {\"status\":\"ok\"}", r.Status, r.Body)
 	}
 }
