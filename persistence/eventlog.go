@@ -272,37 +272,38 @@ func (l *EventLog) syncLoop() {
 }
 
 // finish answers the appends of the batches that one fsync covered and
-// publishes the durable ones.
+// publishes the durable ones. Stats and LastSeq are updated before any
+// Append returns, so a caller that saw its append succeed sees it counted.
 func (l *EventLog) finish(batches []writtenBatch, syncErr error, syncTime time.Duration) {
 	var events []*firehook.Event
-	var durable uint64
-	for _, b := range batches {
-		err := b.err
-		if err == nil {
-			err = syncErr
+	var durable, last uint64
+	for i := range batches {
+		if batches[i].err == nil {
+			batches[i].err = syncErr
 		}
-		if err == nil {
+		if b := batches[i]; b.err == nil && len(b.reqs) > 0 {
 			durable += uint64(len(b.reqs))
+			last = b.reqs[len(b.reqs)-1].ev.Seq // batches arrive in sequence order
 			if l.cfg.OnCommit != nil {
 				for _, r := range b.reqs {
 					events = append(events, r.ev)
 				}
 			}
 		}
-		for _, r := range b.reqs {
-			if err == nil {
-				l.lastSeq.Store(r.ev.Seq) // batches arrive in sequence order
-			}
-			r.done <- err
-		}
 	}
-	l.statsMu.Lock()
 	if durable > 0 {
+		l.lastSeq.Store(last)
+		l.statsMu.Lock()
 		l.stats.Commits++
 		l.stats.Events += durable
 		l.stats.SyncTime += syncTime
+		l.statsMu.Unlock()
 	}
-	l.statsMu.Unlock()
+	for _, b := range batches {
+		for _, r := range b.reqs {
+			r.done <- b.err
+		}
+	}
 	if len(events) > 0 {
 		l.cfg.OnCommit(events)
 	}
