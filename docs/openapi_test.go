@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -18,9 +19,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/docs"
 	"github.com/firehook/firehook/http/admin"
 	"github.com/firehook/firehook/http/ingest"
+	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/testkit"
 )
 
 // httpMethods are the keys of an OpenAPI path item that name operations.
@@ -92,15 +96,50 @@ func walk(t *testing.T, name string, routes chi.Routes) []route {
 	return out
 }
 
-// The route tables are built without a store: New only records its
-// config, and no handler runs during a walk.
-func adminHandler() *admin.Handler {
-	return admin.New(admin.Config{OpenAPI: docs.OpenAPI})
+// operatorToken and tenantKey are the tokens adminHandler knows.
+const (
+	operatorToken = "docs-test-operator-token"
+	tenantKey     = firehook.PrefixAPIKey + "docsTestTenantKey0123456789abcdefghijklmno"
+)
+
+// adminHandler builds the admin API as a node does: over a real store in
+// a temporary directory, with the identity graph and the suppression
+// lists, so that the route table holds every route a node serves (the
+// graph and suppression routes are only mounted when the Config has
+// them). The store holds one tenant, whose API key is tenantKey.
+func adminHandler(t *testing.T) *admin.Handler {
+	t.Helper()
+	store := testkit.OpenStore(t, t.TempDir())
+	graph, err := identity.OpenGraph(identity.GraphConfig{Store: store.Graph(), ProfileCacheSize: 100,
+		Log: testkit.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatalf("open graph: %v", err)
+	}
+	t.Cleanup(graph.Close) // before the store closes (cleanups are LIFO)
+	sup, err := identity.OpenSuppressions(store.Graph())
+	if err != nil {
+		t.Fatalf("open suppressions: %v", err)
+	}
+	tenant := testkit.CreateTenant(t, store.Config, "Docs")
+	if _, err := store.Config.UpdateTenant(tenant.ID, func(tn *firehook.Tenant) error {
+		tn.APIKeyHash = admin.HashToken(tenantKey)
+		return nil
+	}); err != nil {
+		t.Fatalf("set the tenant's key: %v", err)
+	}
+	return admin.New(admin.Config{
+		Store:             store.Config,
+		OperatorTokenHash: admin.HashToken(operatorToken),
+		Graph:             graph,
+		Suppressions:      sup,
+		OpenAPI:           docs.OpenAPI,
+		Log:               testkit.Logger(t, slog.LevelWarn),
+	})
 }
 
 func ingestHandler() *ingest.Handler { return ingest.New(ingest.Config{}) }
 
-func adminRoutes(t *testing.T) []route  { return walk(t, "admin", adminHandler().Routes()) }
+func adminRoutes(t *testing.T) []route  { return walk(t, "admin", adminHandler(t).Routes()) }
 func ingestRoutes(t *testing.T) []route { return walk(t, "ingest", ingestHandler().Routes()) }
 
 func TestOpenAPI_IsVersion31WithInfo(t *testing.T) {
@@ -268,10 +307,10 @@ func TestOpenAPI_PathParametersAreDeclared(t *testing.T) {
 	}
 }
 
-// probe calls route r of h without a token and returns the status; a
-// handler that panics (it reached for the store this test does not give
-// it) has gone past authentication, which is all the caller asks.
-func probe(h http.Handler, r route) (status int) {
+// probe calls route r of h with token (none when empty), every path
+// parameter "x" and no body, and returns the status; a handler that
+// panics has gone past authentication, which is all most callers ask.
+func probe(h http.Handler, r route, token string) (status int) {
 	defer func() {
 		if recover() != nil {
 			status = 0
@@ -279,7 +318,11 @@ func probe(h http.Handler, r route) (status int) {
 	}()
 	path := pathParam.ReplaceAllString(r.pattern, "x")
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(r.method, path, nil))
+	req := httptest.NewRequest(r.method, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	h.ServeHTTP(rec, req)
 	return rec.Code
 }
 
@@ -293,13 +336,13 @@ func TestOpenAPI_SecurityMatchesAuthentication(t *testing.T) {
 	// Admin routes: a route that answers 401 without a token must be
 	// documented as authenticated (and list the 401); any other must
 	// declare security: [].
-	h := adminHandler()
-	for _, r := range adminRoutes(t) {
+	h := adminHandler(t)
+	for _, r := range walk(t, "admin", h.Routes()) {
 		op, ok := s.ops[r.key()]
 		if !ok {
 			continue // reported by TestOpenAPI_CoversEveryRoute
 		}
-		if probe(h, r) == http.StatusUnauthorized {
+		if probe(h, r, "") == http.StatusUnauthorized {
 			if public(op) {
 				t.Errorf("%s answers 401 without a token but is documented with security: []", r.key())
 			}
@@ -314,6 +357,54 @@ func TestOpenAPI_SecurityMatchesAuthentication(t *testing.T) {
 	for _, r := range ingestRoutes(t) {
 		if op, ok := s.ops[r.key()]; ok && !public(op) {
 			t.Errorf("ingest route %s must declare security: []", r.key())
+		}
+	}
+}
+
+// A route that refuses a tenant API key with 403 is operator-only: it
+// must document the 403, and the routes that take a tenant key must not.
+func TestOpenAPI_OperatorOnlyRoutesDocument403(t *testing.T) {
+	s := loadSpec(t)
+	h := adminHandler(t)
+	var operatorOnly int
+	for _, r := range walk(t, "admin", h.Routes()) {
+		op, ok := s.ops[r.key()]
+		if !ok {
+			continue // reported by TestOpenAPI_CoversEveryRoute
+		}
+		_, documented := op.Responses["403"]
+		switch status := probe(h, r, tenantKey); {
+		case status == http.StatusForbidden:
+			operatorOnly++
+			if !documented {
+				t.Errorf("%s answers 403 to a tenant API key but does not document 403", r.key())
+			}
+		case documented && status != 0:
+			t.Errorf("%s documents 403 but answers %d to a tenant API key", r.key(), status)
+		}
+	}
+	if operatorOnly == 0 {
+		t.Fatal("no route answered 403 to the tenant key: the probe is broken")
+	}
+}
+
+// Every status a route answers to a request without a body (with the
+// operator token, every path parameter "x") is one it documents.
+func TestOpenAPI_ProbedStatusesAreDocumented(t *testing.T) {
+	s := loadSpec(t)
+	h := adminHandler(t)
+	for _, r := range walk(t, "admin", h.Routes()) {
+		op, ok := s.ops[r.key()]
+		if !ok {
+			continue // reported by TestOpenAPI_CoversEveryRoute
+		}
+		status := probe(h, r, operatorToken)
+		if status == 0 {
+			t.Errorf("%s panics", r.key())
+			continue
+		}
+		if _, ok := op.Responses[strconv.Itoa(status)]; !ok {
+			t.Errorf("%s answers %d without a body but does not document it", r.key(), status)
 		}
 	}
 }
@@ -372,7 +463,7 @@ func TestOpenAPI_ErrorCodesMatchTheCatalogue(t *testing.T) {
 // byte for byte as JSON.
 func TestOpenAPI_IsServedByTheAdminListener(t *testing.T) {
 	rec := httptest.NewRecorder()
-	adminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/openapi.json", nil))
+	adminHandler(t).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/openapi.json", nil))
 	body, _ := io.ReadAll(rec.Body)
 	if rec.Code != http.StatusOK || !bytes.Equal(body, docs.OpenAPI) {
 		t.Errorf("GET /v1/openapi.json = %d with %d bytes, want 200 with the embedded document (%d bytes)",

@@ -21,6 +21,7 @@ import (
 	"github.com/firehook/firehook/docs"
 	"github.com/firehook/firehook/http/admin"
 	"github.com/firehook/firehook/http/ingest"
+	"github.com/firehook/firehook/identity"
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -91,6 +92,8 @@ type Node struct {
 	cfg   Config
 	log   *slog.Logger
 	store *persistence.Store
+	graph *identity.Graph
+	sup   *identity.Suppressions
 	ready atomic.Bool
 
 	ingestLn, adminLn   net.Listener
@@ -121,6 +124,20 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 
+	start := time.Now()
+	if n.graph, err = identity.OpenGraph(identity.GraphConfig{Store: n.store.Graph(), Log: cfg.Log}); err != nil {
+		_ = n.store.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.sup, err = identity.OpenSuppressions(n.store.Graph()); err != nil {
+		n.graph.Close()
+		_ = n.store.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	gs := n.graph.Stats()
+	n.log.Info("identity graph loaded", "persons", gs.Persons, "index_entries", gs.IndexEntries,
+		"learned_links", gs.LearnedLinks, "took", time.Since(start).Round(time.Millisecond))
+
 	ingestH := ingest.New(ingest.Config{
 		Sites:          n.store.Config,
 		Events:         n.store.Events,
@@ -131,16 +148,20 @@ func Start(cfg Config) (*Node, error) {
 		Store:                 n.store.Config,
 		OperatorTokenHash:     tokenHash,
 		AllowPrivateEndpoints: cfg.AllowPrivateEndpoints,
+		Graph:                 n.graph,
+		Suppressions:          n.sup,
 		Ready:                 n.ready.Load,
 		OpenAPI:               docs.OpenAPI,
 		Log:                   cfg.Log.With("component", "admin"),
 	})
 	if n.ingestLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		n.graph.Close()
 		_ = n.store.Close()
 		return nil, fmt.Errorf("node: ingest listener: %w", err)
 	}
 	if n.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		_ = n.ingestLn.Close()
+		n.graph.Close()
 		_ = n.store.Close()
 		return nil, fmt.Errorf("node: admin listener: %w", err)
 	}
@@ -205,6 +226,9 @@ func (n *Node) IngestAddr() string { return n.ingestLn.Addr().String() }
 // AdminAddr is the bound address of the admin listener.
 func (n *Node) AdminAddr() string { return n.adminLn.Addr().String() }
 
+// Graph is the node's identity graph.
+func (n *Node) Graph() *identity.Graph { return n.graph }
+
 // Store is the node's store (for in-process tests and tools).
 func (n *Node) Store() *persistence.Store { return n.store }
 
@@ -228,6 +252,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 		}
 		n.wg.Wait()
+		n.graph.Close()
 		if err := n.store.Close(); err != nil {
 			errs = append(errs, err)
 		}

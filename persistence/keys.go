@@ -10,6 +10,12 @@ const (
 	prefixSite     = "s/"  // s/<site id> → firehook.Site JSON
 	prefixEndpoint = "e/"  // e/<endpoint id> → firehook.Endpoint JSON
 	prefixEvent    = "ev/" // ev/<seq, 8 bytes big-endian> → firehook.Event JSON
+
+	// The identity graph (values encoded by package identity).
+	prefixPerson      = "gp/"  // gp/<person id> → person record with its identifiers
+	prefixLink        = "gl/"  // gl/<tenant>/<visitor id> → person id (a learned link)
+	prefixLinkReverse = "glr/" // glr/<person id>/<tenant>/<visitor id> → empty (erasure finds links)
+	prefixSuppression = "sup/" // sup/<scope>/<kind>/<value> → empty; scope: "global" or a tenant id
 )
 
 // eventKey is the log key of sequence seq: big-endian so that badger's

@@ -17,6 +17,10 @@ const usage = `firehook: real-time visitor signals to webhooks
 Usage:
   firehook serve [flags]   run a node (firehook serve -h for flags)
   firehook demo            everything in one process (not yet available)
+  firehook graph generate --people N [--seed S] --out FILE [--truth FILE]
+                           write a synthetic identity graph and its ground truth
+  firehook graph import FILE [--admin URL] [--token TOKEN]
+                           stream a graph file into a node, with a progress bar
   firehook version         print the version
 
 Every serve flag can also be set as FIREHOOK_<NAME> (--admin-listen → FIREHOOK_ADMIN_LISTEN).
@@ -43,6 +47,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, rest, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
+	case "graph":
+		return runGraph(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "firehook", Version)
 		return nil

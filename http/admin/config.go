@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/identity"
 )
 
 // ConfigStore is the configuration the admin API manages; it is the
@@ -43,6 +44,12 @@ type Config struct {
 	// Ready reports whether the node serves; /readyz answers 503 while it
 	// returns false. Default: always ready.
 	Ready func() bool
+	// Graph is the identity graph (import, lookup, erasure). Nil: the
+	// graph routes are not served.
+	Graph *identity.Graph
+	// Suppressions are the suppression lists. Nil: their routes are not
+	// served.
+	Suppressions *identity.Suppressions
 	// OpenAPI is the OpenAPI document served at /v1/openapi.json.
 	OpenAPI []byte
 	// MaxBody is the largest request body in bytes. Default 64 KiB.

@@ -21,6 +21,10 @@ import (
 //	POST /v1/endpoints; GET /v1/endpoints; GET, PATCH, DELETE /v1/endpoints/{id}
 //	GET  /v1/endpoints/{id}/secret
 //	POST /v1/endpoints/{id}/rotate-secret, /disable, /enable
+//	POST /v1/graph/import; GET /v1/graph/lookup, /v1/graph/stats;
+//	DELETE /v1/graph/persons/{id}                        operator
+//	POST, GET, DELETE /v1/tenants/{id}/suppressions
+//	POST, GET, DELETE /v1/suppressions                   operator
 type Handler struct {
 	cfg    Config
 	router chi.Router
@@ -70,6 +74,21 @@ func New(cfg Config) *Handler {
 		r.Post("/v1/endpoints/{id}/rotate-secret", h.rotateEndpointSecret)
 		r.Post("/v1/endpoints/{id}/disable", h.disableEndpoint)
 		r.Post("/v1/endpoints/{id}/enable", h.enableEndpoint)
+
+		if h.cfg.Graph != nil {
+			r.With(operatorOnly).Post("/v1/graph/import", h.importGraph)
+			r.With(operatorOnly).Get("/v1/graph/lookup", h.lookupGraph)
+			r.With(operatorOnly).Get("/v1/graph/stats", h.graphStats)
+			r.With(operatorOnly).Delete("/v1/graph/persons/{id}", h.erasePerson)
+		}
+		if h.cfg.Suppressions != nil {
+			r.Post("/v1/tenants/{id}/suppressions", h.addSuppressions)
+			r.Get("/v1/tenants/{id}/suppressions", h.listSuppressions)
+			r.Delete("/v1/tenants/{id}/suppressions", h.removeSuppressions)
+			r.With(operatorOnly).Post("/v1/suppressions", h.addSuppressions)
+			r.With(operatorOnly).Get("/v1/suppressions", h.listSuppressions)
+			r.With(operatorOnly).Delete("/v1/suppressions", h.removeSuppressions)
+		}
 	})
 	h.router = r
 	return h

@@ -14,6 +14,7 @@ import (
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/admin"
+	"github.com/firehook/firehook/identity"
 	"github.com/firehook/firehook/internal/testkit"
 	"github.com/firehook/firehook/persistence"
 )
@@ -25,14 +26,17 @@ const operatorToken = "op-secret-token-for-tests"
 var openAPIDoc = []byte(`{"openapi":"3.1.0","info":{"title":"Firehook admin (test)","version":"1"}}`)
 
 // env is one admin API under test: a real badger store in a temporary
-// directory and the real admin handler on a real HTTP server on
-// 127.0.0.1, with a settable clock.
+// directory, the identity graph and the suppression lists over that
+// store (as a node opens them), and the real admin handler on a real
+// HTTP server on 127.0.0.1, with a settable clock.
 type env struct {
 	dir       string
 	configure []func(*admin.Config)
 	clock     *testkit.Clock
 
 	store   *persistence.Store
+	graph   *identity.Graph
+	sup     *identity.Suppressions
 	handler *admin.Handler
 	srv     *httptest.Server
 	client  *http.Client
@@ -48,13 +52,27 @@ func newEnv(t testing.TB, configure ...func(*admin.Config)) *env {
 	return e
 }
 
-// start opens the store in e.dir and serves a new handler over it.
+// start opens the store in e.dir, the graph and the suppression lists
+// over it, and serves a new handler over them. A configure func may take
+// the graph or the suppressions out of the Config (set them to nil).
 func (e *env) start(t testing.TB) {
 	t.Helper()
 	store := testkit.OpenStore(t, e.dir)
+	graph, err := identity.OpenGraph(identity.GraphConfig{Store: store.Graph(), ProfileCacheSize: 1000,
+		Log: testkit.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatalf("open graph: %v", err)
+	}
+	t.Cleanup(graph.Close) // before the store closes (cleanups are LIFO)
+	sup, err := identity.OpenSuppressions(store.Graph())
+	if err != nil {
+		t.Fatalf("open suppressions: %v", err)
+	}
 	cfg := admin.Config{
 		Store:             store.Config,
 		OperatorTokenHash: admin.HashToken(operatorToken),
+		Graph:             graph,
+		Suppressions:      sup,
 		OpenAPI:           openAPIDoc,
 		Log:               testkit.Logger(t, slog.LevelInfo),
 		Now:               e.clock.Now,
@@ -62,7 +80,7 @@ func (e *env) start(t testing.TB) {
 	for _, c := range e.configure {
 		c(&cfg)
 	}
-	e.store, e.handler = store, admin.New(cfg)
+	e.store, e.graph, e.sup, e.handler = store, graph, sup, admin.New(cfg)
 	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close) // runs before the store closes (cleanups are LIFO)
 	e.client = e.srv.Client()
@@ -73,6 +91,7 @@ func (e *env) start(t testing.TB) {
 func (e *env) restart(t testing.TB) {
 	t.Helper()
 	e.srv.Close()
+	e.graph.Close()
 	if err := e.store.Close(); err != nil {
 		t.Fatalf("close store: %v", err)
 	}
@@ -215,17 +234,50 @@ func (e *env) storedSite(t testing.TB, id string) firehook.Site {
 	return stored(t, e.store.Config.Site, id)
 }
 
-// snapshot is the whole configuration as stored, to prove that a
-// request changed nothing.
+// snapshot is the whole configuration as stored, with the identity graph
+// (every stored person record and the graph's counts) and every
+// suppression list (the global one and each tenant's, in memory and as
+// stored), to prove that a request changed nothing.
 type snapshot struct {
-	Tenants   []firehook.Tenant
-	Sites     []firehook.Site
-	Endpoints []firehook.Endpoint
+	Tenants      []firehook.Tenant
+	Sites        []firehook.Site
+	Endpoints    []firehook.Endpoint
+	Persons      map[string]string
+	GraphStats   identity.GraphStats
+	Suppressions map[string][]identity.SuppressionEntry
+	Stored       []string // the suppression entries in badger, scope/kind/value
 }
 
 func (e *env) snapshot() snapshot {
-	return snapshot{Tenants: e.store.Config.Tenants(), Sites: e.store.Config.Sites(""),
-		Endpoints: e.store.Config.Endpoints("")}
+	s := snapshot{Tenants: e.store.Config.Tenants(), Sites: e.store.Config.Sites(""),
+		Endpoints: e.store.Config.Endpoints(""), Persons: map[string]string{},
+		GraphStats: e.graph.Stats(), Suppressions: map[string][]identity.SuppressionEntry{}}
+	// The store's scans fail only on a broken store, which every later
+	// assertion reports; the snapshot records the error instead of failing.
+	if err := e.store.Graph().ScanPersons(func(id string, v []byte) error {
+		s.Persons[id] = string(v)
+		return nil
+	}); err != nil {
+		s.Persons["scan error"] = err.Error()
+	}
+	if err := e.store.Graph().ScanSuppressions(func(scope, kind, value string) error {
+		s.Stored = append(s.Stored, scope+"/"+kind+"/"+value)
+		return nil
+	}); err != nil {
+		s.Stored = append(s.Stored, "scan error: "+err.Error())
+	}
+	for _, scope := range append([]string{identity.GlobalScope}, tenantIDs(s.Tenants)...) {
+		s.Suppressions[scope] = e.sup.List(scope)
+	}
+	return s
+}
+
+func tenantIDs(ts []firehook.Tenant) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID
+	}
+	return out
 }
 
 // unchanged asserts that the stored configuration equals before.
@@ -259,3 +311,12 @@ func jsonKeys(t testing.TB, body []byte) map[string]json.RawMessage {
 
 // contains reports whether body contains s.
 func contains(body []byte, s string) bool { return bytes.Contains(body, []byte(s)) }
+
+// importGraph posts body to POST /v1/graph/import as NDJSON with the
+// operator token and returns the import report.
+func (e *env) importGraph(t testing.TB, body string) identity.ImportResult {
+	t.Helper()
+	r := e.doRaw(t, http.MethodPost, "/v1/graph/import", body,
+		"Authorization", "Bearer "+operatorToken, "Content-Type", "application/x-ndjson")
+	return ok[identity.ImportResult](t, r, http.StatusOK)
+}

@@ -9,21 +9,41 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/internal/testkit"
 )
 
-// party is a tenant with one site and one endpoint, all made through the
-// API with the tenant's own key.
+// party is a tenant with one site, one endpoint and one entry on its
+// suppression list, all made through the API with the tenant's own key,
+// and one person in the identity graph (imported by the operator: persons
+// belong to no tenant, but the erasure route takes a person's id, so each
+// party brings one to aim it at).
 type party struct {
 	tenant   tenantResp
 	site     firehook.Site
 	endpoint endpointResp
+	person   string // a person id in the graph
 }
+
+// listedDomain is on every party's suppression list (as email_domain).
+const listedDomain = "listed.example"
 
 func newParty(t testing.TB, e *env, name, domain string) party {
 	t.Helper()
 	p := party{tenant: e.createTenant(t, name)}
 	p.site = e.createSite(t, p.tenant.APIKey, p.tenant.ID, domain)
 	p.endpoint = e.createEndpoint(t, p.tenant.APIKey, p.tenant.ID, "https://hooks."+domain+"/firehook")
+	ok[map[string]any](t, e.do(t, http.MethodPost, "/v1/tenants/"+p.tenant.ID+"/suppressions", p.tenant.APIKey,
+		`{"kind":"email_domain","values":["`+listedDomain+`"]}`), http.StatusOK)
+	p.person = "person_" + strings.ToLower(name)
+	email := "someone@" + domain
+	res := e.importGraph(t, jsonOf(t, map[string]any{
+		"person_id":   p.person,
+		"identifiers": []map[string]string{{"type": "hem_sha256", "value": testkit.HEMs(t, email).SHA256}},
+		"person":      map[string]any{"first_name": name, "business_email": email},
+	})+"\n")
+	if res.Imported != 1 || res.Rejected != 0 {
+		t.Fatalf("import the person of %s: %+v", name, res)
+	}
 	return p
 }
 
@@ -51,6 +71,20 @@ type scopedRoute struct {
 	own int
 	// operatorOnly routes answer 403 to every tenant key.
 	operatorOnly bool
+	// operator, when not zero, is the status when the operator acts on
+	// anyone's resource; zero means own, or 200 for an operatorOnly route.
+	operator int
+}
+
+// operatorStatus is the status the operator gets on anyone's resource.
+func (rt scopedRoute) operatorStatus() int {
+	switch {
+	case rt.operator != 0:
+		return rt.operator
+	case rt.operatorOnly:
+		return http.StatusOK
+	}
+	return rt.own
 }
 
 var scopedRoutes = []scopedRoute{
@@ -78,29 +112,43 @@ var scopedRoutes = []scopedRoute{
 	{name: "rotate endpoint secret", method: http.MethodPost, pattern: "/v1/endpoints/{id}/rotate-secret", own: http.StatusOK},
 	{name: "disable endpoint", method: http.MethodPost, pattern: "/v1/endpoints/{id}/disable", own: http.StatusOK},
 	{name: "enable endpoint", method: http.MethodPost, pattern: "/v1/endpoints/{id}/enable", own: http.StatusOK},
+
+	{name: "add tenant suppressions", method: http.MethodPost, pattern: "/v1/tenants/{id}/suppressions",
+		body: `{"kind":"company_domain","values":["planted.example"]}`, own: http.StatusOK},
+	{name: "list tenant suppressions", method: http.MethodGet, pattern: "/v1/tenants/{id}/suppressions", own: http.StatusOK},
+	{name: "remove tenant suppressions", method: http.MethodDelete, pattern: "/v1/tenants/{id}/suppressions",
+		body: `{"kind":"email_domain","values":["` + listedDomain + `"]}`, own: http.StatusNoContent},
+
+	{name: "erase person", method: http.MethodDelete, pattern: "/v1/graph/persons/{id}",
+		own: http.StatusForbidden, operatorOnly: true, operator: http.StatusNoContent},
 }
+
+// ids names one resource of each kind that a route pattern can take.
+type ids struct{ tenant, site, endpoint, person string }
 
 // request returns the path and body of rt aimed at p's resources.
 func (rt scopedRoute) request(t testing.TB, p party) (path, body string) {
 	t.Helper()
-	return rt.requestFor(t, p.tenant.ID, p.site.ID, p.endpoint.ID)
+	return rt.requestFor(t, ids{tenant: p.tenant.ID, site: p.site.ID, endpoint: p.endpoint.ID, person: p.person})
 }
 
-func (rt scopedRoute) requestFor(t testing.TB, tenantID, siteID, endpointID string) (path, body string) {
+func (rt scopedRoute) requestFor(t testing.TB, of ids) (path, body string) {
 	t.Helper()
 	var id string
 	switch {
 	case strings.HasPrefix(rt.pattern, "/v1/tenants/"):
-		id = tenantID
+		id = of.tenant
 	case strings.HasPrefix(rt.pattern, "/v1/sites/"):
-		id = siteID
+		id = of.site
 	case strings.HasPrefix(rt.pattern, "/v1/endpoints/"):
-		id = endpointID
+		id = of.endpoint
+	case strings.HasPrefix(rt.pattern, "/v1/graph/persons/"):
+		id = of.person
 	}
 	if strings.Contains(rt.pattern, "{") && (id == "" || strings.Count(rt.pattern, "{") != 1 || !strings.Contains(rt.pattern, "{id}")) {
 		t.Fatalf("scopedRoute %q: teach request how to fill the parameters of %s", rt.name, rt.pattern)
 	}
-	r := strings.NewReplacer("{id}", id, "{tenant}", tenantID)
+	r := strings.NewReplacer("{id}", id, "{tenant}", of.tenant)
 	return r.Replace(rt.pattern) + r.Replace(rt.query), r.Replace(rt.body)
 }
 
@@ -147,8 +195,9 @@ func TestScoping_AnotherTenantsResourceIsNotFoundAndUnchanged(t *testing.T) {
 
 			// The answer is the same as for a resource that does not
 			// exist: B's resource is not even revealed to exist.
-			missingPath, missingBody := rt.requestFor(t, "ten_01JZZZZZZZZZZZZZZZZZZZZZZZ",
-				"site_01JZZZZZZZZZZZZZZZZZZZZZZZ", "ep_01JZZZZZZZZZZZZZZZZZZZZZZZ")
+			missingPath, missingBody := rt.requestFor(t, ids{tenant: "ten_01JZZZZZZZZZZZZZZZZZZZZZZZ",
+				site: "site_01JZZZZZZZZZZZZZZZZZZZZZZZ", endpoint: "ep_01JZZZZZZZZZZZZZZZZZZZZZZZ",
+				person: "person_missing"})
 			missing := e.do(t, rt.method, missingPath, a.tenant.APIKey, missingBody)
 			if missing.Status != r.Status || string(missing.Body) != string(r.Body) {
 				t.Errorf("B's resource answers %d %s but a missing one %d %s: the difference reveals that B's exists",
@@ -187,11 +236,7 @@ func TestScoping_OperatorReachesEveryTenant(t *testing.T) {
 			e, _, b := newWorld(t)
 			path, body := rt.request(t, b)
 			r := e.do(t, rt.method, path, operatorToken, body)
-			want := rt.own
-			if rt.operatorOnly {
-				want = http.StatusOK
-			}
-			if r.Status != want {
+			if want := rt.operatorStatus(); r.Status != want {
 				t.Fatalf("status = %d, want %d; body %s", r.Status, want, r.Body)
 			}
 		})

@@ -1,0 +1,211 @@
+package identity
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The stored form of a Record: compact binary, not JSON. A graph holds
+// millions of records; the binary form is less than half the size of the
+// JSON one (hashed emails as raw bytes, no field names), so an import
+// writes half the bytes, and a cold start reads identifiers without
+// decoding the profile.
+//
+//	version        byte (codecVersion)
+//	flags          byte (reserved, 0)
+//	updated_at     varint, unix nanoseconds (0: none)
+//	identifiers    uvarint count, then per identifier:
+//	                 type byte (typeCodes), then for hems the raw digest
+//	                 (32/20/16 bytes), for others uvarint length + bytes
+//	strings        uvarint length + bytes each, in profileFields order
+//	person_id      uvarint length + bytes
+//
+// Changing the layout means a new version byte and a decoder for the old.
+const codecVersion = 1
+
+var errCorrupt = errors.New("corrupt stored record")
+
+// typeCodes numbers the identifier types in the stored form; never reuse
+// a number.
+var typeCodes = map[Type]byte{
+	TypeCookie: 1, TypeHEMSHA256: 2, TypeHEMSHA1: 3, TypeHEMMD5: 4,
+	TypeDeviceID: 5, TypeMAID: 6, TypeIP: 7,
+}
+
+var codeTypes = func() [256]Type {
+	var out [256]Type
+	for t, c := range typeCodes {
+		out[c] = t
+	}
+	return out
+}()
+
+// digestLen is the raw length of a hashed-email type's digest (0: not one).
+func digestLen(t Type) int {
+	switch t {
+	case TypeHEMSHA256:
+		return 32
+	case TypeHEMSHA1:
+		return 20
+	case TypeHEMMD5:
+		return 16
+	}
+	return 0
+}
+
+// profileFields lists the text fields of a record in stored order.
+func profileFields(r *Record) [13]*string {
+	p, c := &r.Person, &r.Company
+	return [13]*string{&p.FirstName, &p.LastName, &p.JobTitle, &p.LinkedInURL, &p.BusinessEmail,
+		&p.Location.City, &p.Location.Region, &p.Location.Country,
+		&c.Name, &c.Domain, &c.Industry, &c.EmployeeRange, &c.RevenueRange}
+}
+
+// appendRecord appends the stored form of r to buf.
+func appendRecord(buf []byte, r *Record) ([]byte, error) {
+	buf = append(buf, codecVersion, 0)
+	var ts int64
+	if !r.UpdatedAt.IsZero() {
+		ts = r.UpdatedAt.UnixNano()
+	}
+	buf = binary.AppendVarint(buf, ts)
+	buf = binary.AppendUvarint(buf, uint64(len(r.Identifiers)))
+	for _, id := range r.Identifiers {
+		code, ok := typeCodes[id.Type]
+		if !ok {
+			return nil, fmt.Errorf("encode %s: %w", id.Key(), ErrInvalidIdentifier)
+		}
+		buf = append(buf, code)
+		if n := digestLen(id.Type); n > 0 {
+			if len(id.Value) != 2*n {
+				return nil, fmt.Errorf("encode %s: %w", id.Key(), ErrInvalidIdentifier)
+			}
+			start := len(buf)
+			buf = append(buf, make([]byte, n)...)
+			if _, err := hex.Decode(buf[start:], []byte(id.Value)); err != nil {
+				return nil, fmt.Errorf("encode %s: %w", id.Key(), ErrInvalidIdentifier)
+			}
+			continue
+		}
+		buf = appendString(buf, id.Value)
+	}
+	for _, f := range profileFields(r) {
+		buf = appendString(buf, *f)
+	}
+	return appendString(buf, r.PersonID), nil
+}
+
+func appendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// decoder reads the stored form.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.err = errCorrupt
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil || n < 0 || len(d.b) < n {
+		d.err = errCorrupt
+		return nil
+	}
+	out := d.b[:n]
+	d.b = d.b[n:]
+	return out
+}
+
+func (d *decoder) string() string { return string(d.bytes(int(d.uvarint()))) }
+
+func (d *decoder) header() int64 {
+	if v := d.byte(); v != codecVersion && d.err == nil {
+		d.err = fmt.Errorf("%w: version %d", errCorrupt, v)
+	}
+	d.byte() // flags
+	return d.varint()
+}
+
+func (d *decoder) identifier() Identifier {
+	t := codeTypes[d.byte()]
+	if t == "" && d.err == nil {
+		d.err = fmt.Errorf("%w: unknown identifier type", errCorrupt)
+	}
+	if n := digestLen(t); n > 0 {
+		return Identifier{Type: t, Value: hex.EncodeToString(d.bytes(n))}
+	}
+	return Identifier{Type: t, Value: d.string()}
+}
+
+// DecodeStoredRecord decodes a person record as the graph stores it in
+// badger (for tools and tests that read the store directly).
+func DecodeStoredRecord(b []byte) (Record, error) { return decodeRecord(b) }
+
+// decodeRecord decodes a stored record.
+func decodeRecord(b []byte) (Record, error) {
+	d := decoder{b: b}
+	var r Record
+	if ts := d.header(); ts != 0 {
+		r.UpdatedAt = time.Unix(0, ts).UTC()
+	}
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.err = errCorrupt
+	}
+	if d.err == nil {
+		r.Identifiers = make([]Identifier, 0, n)
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		r.Identifiers = append(r.Identifiers, d.identifier())
+	}
+	for _, f := range profileFields(&r) {
+		*f = d.string()
+	}
+	r.PersonID = d.string()
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%w: trailing bytes", errCorrupt)
+	}
+	if d.err != nil {
+		return Record{}, d.err
+	}
+	return r, nil
+}

@@ -1,0 +1,213 @@
+package identity
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/firehook/firehook/persistence"
+)
+
+// GraphConfig configures a Graph.
+type GraphConfig struct {
+	// Store persists the graph. Required.
+	Store *persistence.GraphStore
+	// ProfileCacheSize is how many decoded person records stay in memory
+	// (the hot profiles). Default 100,000.
+	ProfileCacheSize int64
+	// Log receives the graph's messages. Default slog.Default().
+	Log *slog.Logger
+}
+
+func (c *GraphConfig) withDefaults() {
+	if c.ProfileCacheSize <= 0 {
+		c.ProfileCacheSize = 100_000
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Graph is the identity graph of a node: person records in badger, and in
+// memory an index from identifier to person, partitioned into NumShards
+// shards by identifier hash, plus a bounded cache of hot profiles.
+//
+// The index holds the hash of each identifier, not the identifier itself
+// (8 bytes instead of up to 260). A lookup confirms a hit against the
+// person's record, which lists its identifiers, so a hash collision is a
+// miss, never a wrong person.
+//
+// An identifier belongs to one person. Importing it with another person
+// moves it: the previous owner's record is rewritten without it, so the
+// stored records and the index always agree (and a restart, which builds
+// the index from the records, builds the same index).
+//
+// Methods are safe for concurrent use. Writers (import, erase, learn) are
+// serialised by writeMu; lookups only take a shard's read lock.
+type Graph struct {
+	cfg   GraphConfig
+	store *persistence.GraphStore
+	cache *profileCache
+
+	shards [NumShards]shard
+
+	// ordinals maps an index value to a person id. Values are never
+	// reused while the node runs; a restart compacts them.
+	ordMu    sync.RWMutex
+	ordinals []string
+
+	writeMu sync.Mutex // serialises every change of records and index
+
+	// gen counts writes of person records; see profile.
+	gen atomic.Uint64
+
+	persons atomic.Int64 // person and company records
+	links   atomic.Int64 // learned links
+}
+
+// shard is one partition of the index: identifier hash → ordinal.
+type shard struct {
+	mu sync.RWMutex
+	m  map[uint64]uint32
+}
+
+// companyFlag marks an ordinal whose record is company-only (it can name
+// a company, never a person).
+const companyFlag = 1 << 31
+
+// OpenGraph loads the graph from its store: it reads every person record
+// and learned link and builds the in-memory index.
+func OpenGraph(cfg GraphConfig) (*Graph, error) {
+	cfg.withDefaults()
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("identity: open graph: no store")
+	}
+	g := &Graph{cfg: cfg, store: cfg.Store, cache: newProfileCache(int(cfg.ProfileCacheSize))}
+	for i := range g.shards {
+		g.shards[i].m = make(map[uint64]uint32)
+	}
+	if err := g.rebuild(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Close releases the graph's memory. The graph holds no goroutines or
+// files (the store is the caller's); Close exists so that callers need
+// not know that.
+func (g *Graph) Close() {}
+
+// rebuild builds the index from the stored records and links.
+func (g *Graph) rebuild() error {
+	err := g.store.ScanPersons(func(id string, value []byte) error {
+		rec, err := decodeRecord(value)
+		if err != nil {
+			return fmt.Errorf("decode person %s: %w", id, err)
+		}
+		g.indexRecord(g.newOrdinal(id, rec.IsCompanyOnly()), &rec)
+		g.persons.Add(1)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: load graph: %w", err)
+	}
+	byID := make(map[string]uint32)
+	for ord, id := range g.ordinals {
+		byID[id] = uint32(ord)
+	}
+	err = g.store.ScanLinks(func(tenant, vid, personID string) error {
+		if ord, ok := byID[personID]; ok {
+			g.put(linkIdentifier(tenant, vid).Hash(), ord)
+			g.links.Add(1)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: load learned links: %w", err)
+	}
+	return nil
+}
+
+func (g *Graph) newOrdinal(id string, companyOnly bool) uint32 {
+	g.ordMu.Lock()
+	defer g.ordMu.Unlock()
+	ord := uint32(len(g.ordinals))
+	g.ordinals = append(g.ordinals, id)
+	if companyOnly {
+		ord |= companyFlag
+	}
+	return ord
+}
+
+func (g *Graph) personID(ord uint32) string {
+	g.ordMu.RLock()
+	defer g.ordMu.RUnlock()
+	return g.ordinals[ord&^companyFlag]
+}
+
+// indexed reports whether an identifier type is put into the index. A
+// person's IP is kept in the record but not indexed: an IP alone never
+// identifies a person. A company-only record's IPs are indexed.
+func indexed(t Type, companyOnly bool) bool { return t != TypeIP || companyOnly }
+
+func (g *Graph) indexRecord(ord uint32, rec *Record) {
+	for _, id := range rec.Identifiers {
+		if indexed(id.Type, ord&companyFlag != 0) {
+			g.put(id.Hash(), ord)
+		}
+	}
+}
+
+func (g *Graph) put(h uint64, ord uint32) {
+	s := &g.shards[h>>56]
+	s.mu.Lock()
+	s.m[h] = ord
+	s.mu.Unlock()
+}
+
+// drop removes h from the index if it still points to ord.
+func (g *Graph) drop(h uint64, ord uint32) {
+	s := &g.shards[h>>56]
+	s.mu.Lock()
+	if cur, ok := s.m[h]; ok && cur == ord {
+		delete(s.m, h)
+	}
+	s.mu.Unlock()
+}
+
+func (g *Graph) get(h uint64) (uint32, bool) {
+	s := &g.shards[h>>56]
+	s.mu.RLock()
+	ord, ok := s.m[h]
+	s.mu.RUnlock()
+	return ord, ok
+}
+
+// Stats counts what the graph holds.
+type GraphStats struct {
+	Persons      int64 `json:"persons"`       // person and company-only records
+	LearnedLinks int64 `json:"learned_links"` // visitor → person links learned from visits
+	IndexEntries int64 `json:"index_entries"` // identifiers in the in-memory index
+}
+
+// Stats returns the graph's counts.
+func (g *Graph) Stats() GraphStats {
+	var n int64
+	for i := range g.shards {
+		s := &g.shards[i]
+		s.mu.RLock()
+		n += int64(len(s.m))
+		s.mu.RUnlock()
+	}
+	return GraphStats{Persons: g.persons.Load(), LearnedLinks: g.links.Load(), IndexEntries: n}
+}
+
+// ShardLen is the number of index entries in shard i (0 ≤ i < NumShards):
+// the unit a cluster moves between nodes.
+func (g *Graph) ShardLen(i int) int {
+	s := &g.shards[i]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.m)
+}

@@ -1,0 +1,264 @@
+package identity
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/firehook/firehook/persistence"
+)
+
+// typeVisitor is the identifier of a learned link: a tenant's first-party
+// visitor id (value "tenant/vid"). Visitor ids are only meaningful within
+// the tenant whose pixel set them, so the tenant is part of the key.
+const typeVisitor Type = "vid"
+
+func linkIdentifier(tenant, vid string) Identifier {
+	return Identifier{Type: typeVisitor, Value: tenant + "/" + vid}
+}
+
+// Upsert stores records, replacing any stored record with the same
+// person id (its identifiers are replaced, not merged). An identifier
+// belongs to one person: the record that names it last (in recs order,
+// after every stored record) takes it, and any other record, stored or in
+// the batch, is written without it. The writes are not fsynced: call Sync
+// when a batch of upserts is complete.
+func (g *Graph) Upsert(recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	g.writeMu.Lock()
+	defer g.writeMu.Unlock()
+
+	// The last record of each id wins within the batch; keep batch order.
+	last := make(map[string]int, len(recs))
+	for i := range recs {
+		last[recs[i].PersonID] = i
+	}
+	var order []int
+	for i := range recs {
+		if last[recs[i].PersonID] == i {
+			order = append(order, i)
+		}
+	}
+
+	// Who takes each indexed identifier, and which stored persons outside
+	// the batch lose one.
+	claimed := make(map[uint64]string)
+	var ids, losers []string
+	for _, i := range order {
+		r := &recs[i]
+		ids = append(ids, r.PersonID)
+		for _, ident := range r.Identifiers {
+			if !indexed(ident.Type, r.IsCompanyOnly()) {
+				continue
+			}
+			h := ident.Hash()
+			claimed[h] = r.PersonID
+			if ord, ok := g.get(h); ok {
+				if owner := g.personID(ord); owner != r.PersonID {
+					if _, inBatch := last[owner]; !inBatch && !slices.Contains(losers, owner) {
+						losers = append(losers, owner)
+					}
+				}
+			}
+		}
+	}
+	old, err := g.readRecords(append(ids, losers...))
+	if err != nil {
+		return err
+	}
+
+	// keep is r without the identifiers that another record took.
+	keep := func(r *Record) *Record {
+		kept := make([]Identifier, 0, len(r.Identifiers))
+		for _, ident := range r.Identifiers {
+			owner, taken := claimed[ident.Hash()]
+			if !indexed(ident.Type, r.IsCompanyOnly()) || !taken || owner == r.PersonID {
+				kept = append(kept, ident)
+			}
+		}
+		if len(kept) == len(r.Identifiers) {
+			return r
+		}
+		nr := *r
+		nr.Identifiers = kept
+		return &nr
+	}
+	final := make(map[string]*Record, len(order)+len(losers))
+	writes := make([]persistence.PersonWrite, 0, len(order)+len(losers))
+	add := func(r *Record) error {
+		v, err := appendRecord(nil, r)
+		if err != nil {
+			return fmt.Errorf("identity: encode person %s: %w", r.PersonID, err)
+		}
+		writes = append(writes, persistence.PersonWrite{ID: r.PersonID, Value: v})
+		final[r.PersonID] = r
+		return nil
+	}
+	for _, i := range order {
+		if err := add(keep(&recs[i])); err != nil {
+			return err
+		}
+	}
+	for _, id := range losers {
+		if r, ok := old[id]; ok {
+			if nr := keep(r); nr != r {
+				if err := add(nr); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := g.store.WritePersons(writes); err != nil {
+		return err
+	}
+
+	// The records are written: now the index and the cache follow.
+	g.gen.Add(1)
+	for id, r := range final {
+		if o, ok := old[id]; ok {
+			g.unindex(id, o)
+		} else {
+			g.persons.Add(1)
+		}
+		g.indexRecord(g.newOrdinal(id, r.IsCompanyOnly()), r)
+		g.cache.del(id)
+	}
+	return nil
+}
+
+// readRecords reads and decodes the stored records of ids (missing ids
+// are absent from the map).
+func (g *Graph) readRecords(ids []string) (map[string]*Record, error) {
+	raw, err := g.store.Persons(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*Record, len(raw))
+	for id, v := range raw {
+		r, err := decodeRecord(v)
+		if err != nil {
+			return nil, fmt.Errorf("identity: decode stored person %s: %w", id, err)
+		}
+		out[id] = &r
+	}
+	return out, nil
+}
+
+// unindex removes the index entries of a stored record (those still
+// pointing to it) and its learned links stay: they point to the person id,
+// whose new ordinal they must follow.
+func (g *Graph) unindex(id string, rec *Record) {
+	for _, ident := range rec.Identifiers {
+		h := ident.Hash()
+		if ord, ok := g.get(h); ok && g.personID(ord) == id {
+			g.drop(h, ord)
+		}
+	}
+}
+
+// Sync makes every graph write so far durable.
+func (g *Graph) Sync() error { return g.store.Sync() }
+
+// Erase removes a person: the record, every index entry, every learned
+// link, and it adds the person's hashed emails to the global suppression
+// list so that they are never matched or learned again. It reports whether
+// the person existed.
+func (g *Graph) Erase(personID string, sup *Suppressions) (bool, error) {
+	g.writeMu.Lock()
+	defer g.writeMu.Unlock()
+	raw, ok, err := g.store.Person(personID)
+	if err != nil || !ok {
+		return false, err
+	}
+	rec, err := decodeRecord(raw)
+	if err != nil {
+		return false, fmt.Errorf("identity: decode person %s: %w", personID, err)
+	}
+	var hems []string
+	for _, id := range rec.Identifiers {
+		if id.Type == TypeHEMSHA256 || id.Type == TypeHEMSHA1 || id.Type == TypeHEMMD5 {
+			hems = append(hems, id.Value)
+		}
+	}
+	if h, err := HashEmail(rec.Person.BusinessEmail); err == nil {
+		hems = append(hems, h.SHA256, h.SHA1, h.MD5) // the profile's address too
+	}
+	if sup != nil && len(hems) > 0 {
+		// Suppress first: a crash after this line leaves the person
+		// suppressed (safe) rather than erased but matchable again.
+		if _, err := sup.Add(GlobalScope, KindHEM, hems); err != nil {
+			return false, err
+		}
+	}
+	links, err := g.store.DeleteLinks(personID)
+	if err != nil {
+		return false, err
+	}
+	if err := g.store.WritePersons([]persistence.PersonWrite{{ID: personID}}); err != nil {
+		return false, err
+	}
+	if err := g.store.Sync(); err != nil {
+		return false, err
+	}
+	g.gen.Add(1)
+	g.unindex(personID, &rec)
+	for _, l := range links {
+		h := linkIdentifier(l[0], l[1]).Hash()
+		if ord, ok := g.get(h); ok && g.personID(ord) == personID {
+			g.drop(h, ord)
+		}
+	}
+	g.links.Add(-int64(len(links)))
+	g.persons.Add(-1)
+	g.cache.del(personID)
+	return true, nil
+}
+
+// Learn stores a learned link: tenant's visitor vid is personID. Later
+// visits that carry only the visitor id then match the person. It is a
+// no-op when the link exists.
+func (g *Graph) Learn(tenant, vid, personID string) error {
+	h := linkIdentifier(tenant, vid).Hash()
+	if ord, ok := g.get(h); ok && g.personID(ord) == personID {
+		return nil
+	}
+	g.writeMu.Lock()
+	defer g.writeMu.Unlock()
+	target, ok := g.ordinalOf(personID)
+	if !ok {
+		if _, exists, err := g.store.Person(personID); err != nil || !exists {
+			return err // erased meanwhile: nothing to learn
+		}
+		target = g.newOrdinal(personID, false)
+	}
+	previous := ""
+	if ord, had := g.get(h); had {
+		previous = g.personID(ord)
+	} else {
+		g.links.Add(1)
+	}
+	if err := g.store.PutLink(tenant, vid, personID, previous); err != nil {
+		return err
+	}
+	g.put(h, target)
+	return nil
+}
+
+// ordinalOf finds the current ordinal of a person through one of its
+// indexed identifiers.
+func (g *Graph) ordinalOf(personID string) (uint32, bool) {
+	rec, ok, err := g.profile(personID)
+	if err != nil || !ok {
+		return 0, false
+	}
+	for _, id := range rec.Identifiers {
+		if !indexed(id.Type, rec.IsCompanyOnly()) {
+			continue
+		}
+		if ord, ok := g.get(id.Hash()); ok && g.personID(ord) == personID {
+			return ord, true
+		}
+	}
+	return 0, false
+}

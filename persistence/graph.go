@@ -1,0 +1,245 @@
+package persistence
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// GraphStore persists the identity graph: person records, learned links
+// and suppression lists. Values are opaque bytes encoded by package
+// identity; this type only knows keys. Writes do not fsync on their own:
+// callers decide when to Sync (an import syncs once at its end, an erasure
+// at once).
+type GraphStore struct {
+	db *badger.DB
+}
+
+// Graph returns the graph storage of the store.
+func (s *Store) Graph() *GraphStore { return &GraphStore{db: s.db} }
+
+// Sync makes every graph write so far durable.
+func (g *GraphStore) Sync() error {
+	if err := g.db.Sync(); err != nil {
+		return fmt.Errorf("graph: sync: %w", err)
+	}
+	return nil
+}
+
+// Persons reads the records of ids; missing ids are absent from the map.
+func (g *GraphStore) Persons(ids []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(ids))
+	err := g.db.View(func(txn *badger.Txn) error {
+		for _, id := range ids {
+			it, err := txn.Get([]byte(prefixPerson + id))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if out[id], err = it.ValueCopy(nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("graph: read persons: %w", err)
+	}
+	return out, nil
+}
+
+// Person reads one person record.
+func (g *GraphStore) Person(id string) ([]byte, bool, error) {
+	m, err := g.Persons([]string{id})
+	if err != nil {
+		return nil, false, err
+	}
+	v, ok := m[id]
+	return v, ok, nil
+}
+
+// PersonWrite is one change of a person record: Value nil deletes it.
+type PersonWrite struct {
+	ID    string
+	Value []byte
+}
+
+// WritePersons applies writes in one batch (large batches are split by
+// badger; a crash may leave a prefix applied, which re-running the same
+// import repairs, as writes are upserts).
+func (g *GraphStore) WritePersons(writes []PersonWrite) error {
+	wb := g.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, w := range writes {
+		var err error
+		if w.Value == nil {
+			err = wb.Delete([]byte(prefixPerson + w.ID))
+		} else {
+			err = wb.Set([]byte(prefixPerson+w.ID), w.Value)
+		}
+		if err != nil {
+			return fmt.Errorf("graph: write person %s: %w", w.ID, err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("graph: write persons: %w", err)
+	}
+	return nil
+}
+
+// ScanPersons calls fn for every person record in id order. The value is
+// only valid during the call.
+func (g *GraphStore) ScanPersons(fn func(id string, value []byte) error) error {
+	return g.scan(prefixPerson, true, func(k, v []byte) error { return fn(string(k), v) })
+}
+
+// PutLink stores a learned link: visitor vid of tenant is personID. When
+// the link belonged to previous (another person), previous's reverse
+// entry is removed, so erasing previous leaves the link alone.
+func (g *GraphStore) PutLink(tenant, vid, personID, previous string) error {
+	err := g.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(linkKey(tenant, vid), []byte(personID)); err != nil {
+			return err
+		}
+		if previous != "" && previous != personID {
+			if err := txn.Delete([]byte(prefixLinkReverse + previous + "/" + tenant + "/" + vid)); err != nil {
+				return err
+			}
+		}
+		return txn.Set([]byte(prefixLinkReverse+personID+"/"+tenant+"/"+vid), nil)
+	})
+	if err != nil {
+		return fmt.Errorf("graph: put link: %w", err)
+	}
+	return nil
+}
+
+func linkKey(tenant, vid string) []byte { return []byte(prefixLink + tenant + "/" + vid) }
+
+// DeleteLinks removes every learned link to personID and returns them as
+// (tenant, vid) pairs.
+func (g *GraphStore) DeleteLinks(personID string) ([][2]string, error) {
+	var links [][2]string
+	var keys [][]byte
+	prefix := prefixLinkReverse + personID + "/"
+	err := g.scan(prefix, false, func(k, _ []byte) error {
+		tenant, vid, ok := strings.Cut(string(k), "/")
+		if !ok {
+			return fmt.Errorf("malformed link key %q", k)
+		}
+		links = append(links, [2]string{tenant, vid})
+		keys = append(keys, append([]byte(prefix), k...), linkKey(tenant, vid))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	wb := g.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return nil, fmt.Errorf("graph: delete link: %w", err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return nil, fmt.Errorf("graph: delete links: %w", err)
+	}
+	return links, nil
+}
+
+// ScanLinks calls fn for every learned link.
+func (g *GraphStore) ScanLinks(fn func(tenant, vid, personID string) error) error {
+	return g.scan(prefixLink, true, func(k, v []byte) error {
+		tenant, vid, ok := strings.Cut(string(k), "/")
+		if !ok {
+			return fmt.Errorf("malformed link key %q", k)
+		}
+		return fn(tenant, vid, string(v))
+	})
+}
+
+// PutSuppressions adds values of kind to the suppression list of scope.
+func (g *GraphStore) PutSuppressions(scope, kind string, values []string) error {
+	return g.suppressions(scope, kind, values, true)
+}
+
+// DeleteSuppressions removes values of kind from the list of scope.
+func (g *GraphStore) DeleteSuppressions(scope, kind string, values []string) error {
+	return g.suppressions(scope, kind, values, false)
+}
+
+// suppressions writes entries in a write batch (any size; entries are
+// idempotent, so a crash half-way leaves a list that a retry completes)
+// and syncs.
+func (g *GraphStore) suppressions(scope, kind string, values []string, put bool) error {
+	wb := g.db.NewWriteBatch()
+	defer wb.Cancel()
+	var err error
+	for _, v := range values {
+		k := []byte(prefixSuppression + scope + "/" + kind + "/" + v)
+		if put {
+			err = wb.Set(k, nil)
+		} else {
+			err = wb.Delete(k)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err == nil {
+		err = g.db.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("graph: write suppressions: %w", err)
+	}
+	return nil
+}
+
+// ScanSuppressions calls fn for every suppression entry.
+func (g *GraphStore) ScanSuppressions(fn func(scope, kind, value string) error) error {
+	return g.scan(prefixSuppression, false, func(k, _ []byte) error {
+		parts := strings.SplitN(string(k), "/", 3)
+		if len(parts) != 3 {
+			return fmt.Errorf("malformed suppression key %q", k)
+		}
+		return fn(parts[0], parts[1], parts[2])
+	})
+}
+
+// scan iterates the keys under prefix, calling fn with the key without
+// the prefix (and the value when values is set).
+func (g *GraphStore) scan(prefix string, values bool, fn func(k, v []byte) error) error {
+	err := g.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(prefix)
+		opts.PrefetchValues = values
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := bytes.TrimPrefix(item.Key(), []byte(prefix))
+			if !values {
+				if err := fn(k, nil); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("graph: scan %s: %w", prefix, err)
+	}
+	return nil
+}
