@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // The stored form of a Record: compact binary, not JSON. A graph holds
@@ -208,4 +210,67 @@ func decodeRecord(b []byte) (Record, error) {
 		return Record{}, d.err
 	}
 	return r, nil
+}
+
+// scanStored reads only what a cold start needs from a stored record: the
+// hash of each identifier (as Identifier.Hash computes it) and whether the
+// record is company-only. It allocates nothing per record but what
+// appends to hashes.
+func scanStored(b []byte, hashes []typedHash) ([]typedHash, bool, error) {
+	d := decoder{b: b}
+	d.header()
+	n := d.uvarint()
+	var hexBuf [64]byte
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		t := codeTypes[d.byte()]
+		if t == "" {
+			d.err = errCorrupt
+			break
+		}
+		var value []byte
+		if k := digestLen(t); k > 0 {
+			raw := d.bytes(k)
+			if d.err != nil {
+				break
+			}
+			hex.Encode(hexBuf[:2*k], raw)
+			value = hexBuf[:2*k]
+		} else {
+			value = d.bytes(int(d.uvarint()))
+		}
+		hashes = append(hashes, typedHash{t, hashOf(t, value)})
+	}
+	person, company := false, false
+	for i := range 13 {
+		if l := d.uvarint(); l > 0 {
+			if i < 8 {
+				person = true
+			} else {
+				company = true
+			}
+			d.bytes(int(l))
+		}
+	}
+	d.bytes(int(d.uvarint())) // person id
+	if d.err != nil {
+		return hashes, false, d.err
+	}
+	return hashes, !person && company, nil
+}
+
+// typedHash is an identifier's type and hash.
+type typedHash struct {
+	t Type
+	h uint64
+}
+
+// hashOf is Identifier{t, string(value)}.Hash() without building the
+// string.
+func hashOf(t Type, value []byte) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.WriteString(string(t))
+	_, _ = d.WriteString(":")
+	_, _ = d.Write(value)
+	return d.Sum64()
 }

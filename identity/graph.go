@@ -66,12 +66,6 @@ type Graph struct {
 	links   atomic.Int64 // learned links
 }
 
-// shard is one partition of the index: identifier hash → ordinal.
-type shard struct {
-	mu sync.RWMutex
-	m  map[uint64]uint32
-}
-
 // companyFlag marks an ordinal whose record is company-only (it can name
 // a company, never a person).
 const companyFlag = 1 << 31
@@ -84,9 +78,6 @@ func OpenGraph(cfg GraphConfig) (*Graph, error) {
 		return nil, fmt.Errorf("identity: open graph: no store")
 	}
 	g := &Graph{cfg: cfg, store: cfg.Store, cache: newProfileCache(int(cfg.ProfileCacheSize))}
-	for i := range g.shards {
-		g.shards[i].m = make(map[uint64]uint32)
-	}
 	if err := g.rebuild(); err != nil {
 		return nil, err
 	}
@@ -98,33 +89,46 @@ func OpenGraph(cfg GraphConfig) (*Graph, error) {
 // not know that.
 func (g *Graph) Close() {}
 
-// rebuild builds the index from the stored records and links.
+// rebuild builds the index from the stored records and links: entries
+// are bulk-loaded into the shards and sorted once (see shard).
 func (g *Graph) rebuild() error {
+	var hashes []typedHash
 	err := g.store.ScanPersons(func(id string, value []byte) error {
-		rec, err := decodeRecord(value)
+		var companyOnly bool
+		var err error
+		hashes, companyOnly, err = scanStored(value, hashes[:0])
 		if err != nil {
 			return fmt.Errorf("decode person %s: %w", id, err)
 		}
-		g.indexRecord(g.newOrdinal(id, rec.IsCompanyOnly()), &rec)
+		ord := g.newOrdinal(id, companyOnly)
+		for _, th := range hashes {
+			if indexed(th.t, companyOnly) {
+				g.shards[th.h>>56].load(th.h, ord)
+			}
+		}
 		g.persons.Add(1)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("identity: load graph: %w", err)
 	}
-	byID := make(map[string]uint32)
+	byID := make(map[string]uint32, len(g.ordinals))
 	for ord, id := range g.ordinals {
 		byID[id] = uint32(ord)
 	}
 	err = g.store.ScanLinks(func(tenant, vid, personID string) error {
 		if ord, ok := byID[personID]; ok {
-			g.put(linkIdentifier(tenant, vid).Hash(), ord)
+			h := linkIdentifier(tenant, vid).Hash()
+			g.shards[h>>56].load(h, ord)
 			g.links.Add(1)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("identity: load learned links: %w", err)
+	}
+	for i := range g.shards {
+		g.shards[i].seal()
 	}
 	return nil
 }
@@ -159,30 +163,12 @@ func (g *Graph) indexRecord(ord uint32, rec *Record) {
 	}
 }
 
-func (g *Graph) put(h uint64, ord uint32) {
-	s := &g.shards[h>>56]
-	s.mu.Lock()
-	s.m[h] = ord
-	s.mu.Unlock()
-}
+func (g *Graph) put(h uint64, ord uint32) { g.shards[h>>56].put(h, ord) }
 
 // drop removes h from the index if it still points to ord.
-func (g *Graph) drop(h uint64, ord uint32) {
-	s := &g.shards[h>>56]
-	s.mu.Lock()
-	if cur, ok := s.m[h]; ok && cur == ord {
-		delete(s.m, h)
-	}
-	s.mu.Unlock()
-}
+func (g *Graph) drop(h uint64, ord uint32) { g.shards[h>>56].drop(h, ord) }
 
-func (g *Graph) get(h uint64) (uint32, bool) {
-	s := &g.shards[h>>56]
-	s.mu.RLock()
-	ord, ok := s.m[h]
-	s.mu.RUnlock()
-	return ord, ok
-}
+func (g *Graph) get(h uint64) (uint32, bool) { return g.shards[h>>56].get(h) }
 
 // Stats counts what the graph holds.
 type GraphStats struct {
@@ -195,19 +181,11 @@ type GraphStats struct {
 func (g *Graph) Stats() GraphStats {
 	var n int64
 	for i := range g.shards {
-		s := &g.shards[i]
-		s.mu.RLock()
-		n += int64(len(s.m))
-		s.mu.RUnlock()
+		n += int64(g.shards[i].len())
 	}
 	return GraphStats{Persons: g.persons.Load(), LearnedLinks: g.links.Load(), IndexEntries: n}
 }
 
 // ShardLen is the number of index entries in shard i (0 ≤ i < NumShards):
 // the unit a cluster moves between nodes.
-func (g *Graph) ShardLen(i int) int {
-	s := &g.shards[i]
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.m)
-}
+func (g *Graph) ShardLen(i int) int { return g.shards[i].len() }

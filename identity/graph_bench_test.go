@@ -130,3 +130,31 @@ func truthIdentifiers(b *testing.B, r io.Reader) []identity.Identifier {
 	}
 	return out
 }
+
+// BenchmarkGraph_Import measures the import pipeline in process (parse,
+// encode, badger writes, index) on a synthetic graph of 100,000 people.
+//
+//	go test -run '^$' -bench Graph_Import -benchtime 1x ./identity/
+func BenchmarkGraph_Import(b *testing.B) {
+	var graph, tr bytes.Buffer
+	if err := synth.Generate(synth.Config{People: 100_000, Seed: 1}, &graph, &tr); err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Count(graph.Bytes(), []byte("\n"))
+	b.SetBytes(int64(graph.Len()))
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		st, g := openBenchGraph(b, b.TempDir())
+		b.StartTimer()
+		start := time.Now()
+		if _, err := g.Import(context.Background(), bytes.NewReader(graph.Bytes()), identity.ImportOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(lines)/time.Since(start).Seconds(), "lines/s")
+		b.StopTimer()
+		g.Close()
+		st.Close()
+		b.StartTimer()
+	}
+}

@@ -22,7 +22,11 @@ func linkIdentifier(tenant, vid string) Identifier {
 // after every stored record) takes it, and any other record, stored or in
 // the batch, is written without it. The writes are not fsynced: call Sync
 // when a batch of upserts is complete.
-func (g *Graph) Upsert(recs []Record) error {
+func (g *Graph) Upsert(recs []Record) error { return g.upsert(recs, nil) }
+
+// upsert is Upsert; enc, when not nil, holds the stored form of each
+// record (encoded in parallel by the import's parsers).
+func (g *Graph) upsert(recs []Record, enc [][]byte) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -86,24 +90,31 @@ func (g *Graph) Upsert(recs []Record) error {
 	}
 	final := make(map[string]*Record, len(order)+len(losers))
 	writes := make([]persistence.PersonWrite, 0, len(order)+len(losers))
-	add := func(r *Record) error {
-		v, err := appendRecord(nil, r)
-		if err != nil {
-			return fmt.Errorf("identity: encode person %s: %w", r.PersonID, err)
+	add := func(r *Record, v []byte) error {
+		if v == nil {
+			var err error
+			if v, err = appendRecord(nil, r); err != nil {
+				return fmt.Errorf("identity: encode person %s: %w", r.PersonID, err)
+			}
 		}
 		writes = append(writes, persistence.PersonWrite{ID: r.PersonID, Value: v})
 		final[r.PersonID] = r
 		return nil
 	}
 	for _, i := range order {
-		if err := add(keep(&recs[i])); err != nil {
+		r := keep(&recs[i])
+		var v []byte
+		if enc != nil && r == &recs[i] {
+			v = enc[i] // unchanged: the parser's encoding stands
+		}
+		if err := add(r, v); err != nil {
 			return err
 		}
 	}
 	for _, id := range losers {
 		if r, ok := old[id]; ok {
 			if nr := keep(r); nr != r {
-				if err := add(nr); err != nil {
+				if err := add(nr, nil); err != nil {
 					return err
 				}
 			}

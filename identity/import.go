@@ -66,6 +66,7 @@ type chunk struct {
 	bytes   int64
 
 	recs []Record
+	enc  [][]byte // stored form of recs[i]
 	errs []ImportError
 }
 
@@ -117,6 +118,7 @@ func (g *Graph) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		pending = map[int]*chunk{}
 		next    int
 		batch   []Record
+		enc     [][]byte
 		lines   int64
 		nbytes  int64
 		err     error
@@ -125,11 +127,11 @@ func (g *Graph) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := g.Upsert(batch); err != nil {
+		if err := g.upsert(batch, enc); err != nil {
 			return err
 		}
 		res.Imported += len(batch)
-		batch = batch[:0]
+		batch, enc = batch[:0], enc[:0]
 		if opts.Progress != nil {
 			opts.Progress(lines, nbytes)
 		}
@@ -152,6 +154,7 @@ func (g *Graph) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 				}
 			}
 			batch = append(batch, c.recs...)
+			enc = append(enc, c.enc...)
 			if len(batch) >= opts.BatchSize {
 				if err = flush(); err != nil {
 					cancel()
@@ -249,11 +252,16 @@ func parseChunk(c *chunk, maxLine int) {
 			continue
 		}
 		rec, err := ParseRecord(raw)
+		var v []byte
+		if err == nil {
+			v, err = appendRecord(nil, &rec)
+		}
 		if err != nil {
 			c.errs = append(c.errs, ImportError{Line: n, Error: err.Error()})
 			continue
 		}
 		c.recs = append(c.recs, rec)
+		c.enc = append(c.enc, v)
 	}
 	c.lines = nil
 }
