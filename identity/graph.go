@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"slices"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -189,3 +190,16 @@ func (g *Graph) Stats() GraphStats {
 // ShardLen is the number of index entries in shard i (0 ≤ i < NumShards):
 // the unit a cluster moves between nodes.
 func (g *Graph) ShardLen(i int) int { return g.shards[i].len() }
+
+// ShardPersons lists the ids of the persons (and company-only records)
+// with at least one identifier in shard i, sorted: what a node that takes
+// over shard i must copy. Learned links count for their person.
+func (g *Graph) ShardPersons(i int) []string {
+	ords := g.shards[i].ordinals()
+	out := make([]string, 0, len(ords))
+	for _, o := range ords {
+		out = append(out, g.personID(o))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -263,5 +264,29 @@ func TestSuppressions_PerTenantAndGlobal(t *testing.T) {
 	_, sup2 := openGraph(t, st)
 	if got, want := len(sup2.List("ten_1")), len(sup.List("ten_1")); got != want || want != 1 {
 		t.Errorf("after reopening: %d entries, want %d (= 1)", got, want)
+	}
+}
+
+func TestGraph_ShardsPartitionTheIndex(t *testing.T) {
+	g, _ := openGraph(t, testkit.OpenStore(t, t.TempDir()))
+	importLines(t, g, adaLine, bobLine, acmeIPs)
+	total := 0
+	owners := map[string]bool{}
+	for i := range identity.NumShards {
+		total += g.ShardLen(i)
+		for _, p := range g.ShardPersons(i) {
+			owners[p] = true
+		}
+	}
+	if int64(total) != g.Stats().IndexEntries {
+		t.Fatalf("shard lengths sum to %d; index has %d entries", total, g.Stats().IndexEntries)
+	}
+	if len(owners) != 3 || !owners["p_ada"] || !owners["p_bob"] || !owners["c_acme"] {
+		t.Fatalf("shards name %v; want p_ada, p_bob, c_acme", owners)
+	}
+	// An identifier's shard lists its person.
+	id := ident(t, identity.TypeDeviceID, "dev-bob")
+	if !slices.Contains(g.ShardPersons(id.Shard()), "p_bob") {
+		t.Fatalf("shard %d of dev-bob does not list p_bob", id.Shard())
 	}
 }

@@ -146,3 +146,27 @@ func (s *shard) merge() {
 	s.keys, s.vals = keys, vals
 	clear(s.overlay)
 }
+
+// ordinals returns the distinct values of the shard (the persons it
+// indexes), in no particular order.
+func (s *shard) ordinals() []uint32 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	seen := make(map[uint32]struct{}, s.n/4+1)
+	for i, k := range s.keys {
+		if v, ok := s.overlay[k]; ok && v == tombstone {
+			continue
+		}
+		seen[s.vals[i]] = struct{}{}
+	}
+	for _, v := range s.overlay {
+		if v != tombstone {
+			seen[v] = struct{}{}
+		}
+	}
+	out := make([]uint32, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	return out
+}
