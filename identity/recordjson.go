@@ -164,54 +164,54 @@ func (d *recordDecoder) person(p *Person) error {
 }
 
 func (d *recordDecoder) location(l *Location) error {
-	if d.null() {
-		return nil
-	}
-	if d.peek() != '{' {
-		return fieldErr("person.location", "want an object")
-	}
-	key, more, err := d.firstMember()
-	for more {
+	return d.stringObject("person.location", 3, func(key string) (*string, string) {
 		switch key {
 		case "city":
-			err = d.stringInto(&l.City, "person.location.city")
+			return &l.City, "person.location.city"
 		case "region":
-			err = d.stringInto(&l.Region, "person.location.region")
+			return &l.Region, "person.location.region"
 		case "country":
-			err = d.stringInto(&l.Country, "person.location.country")
-		default:
-			err = d.skipValue(3)
+			return &l.Country, "person.location.country"
 		}
-		if err != nil {
-			return err
-		}
-		key, more, err = d.nextMember()
-	}
-	return err
+		return nil, ""
+	})
 }
 
 func (d *recordDecoder) company(c *Company) error {
+	return d.stringObject("company", 2, func(key string) (*string, string) {
+		switch key {
+		case "name":
+			return &c.Name, "company.name"
+		case "domain":
+			return &c.Domain, "company.domain"
+		case "industry":
+			return &c.Industry, "company.industry"
+		case "employee_range":
+			return &c.EmployeeRange, "company.employee_range"
+		case "revenue_range":
+			return &c.RevenueRange, "company.revenue_range"
+		}
+		return nil, ""
+	})
+}
+
+// stringObject decodes an object (or null) whose members are strings:
+// field names it in errors, depth is its nesting for skipValue, and
+// member maps a key to its destination and full field name (nil: the
+// member is skipped).
+func (d *recordDecoder) stringObject(field string, depth int, member func(key string) (*string, string)) error {
 	if d.null() {
 		return nil
 	}
 	if d.peek() != '{' {
-		return fieldErr("company", "want an object")
+		return fieldErr(field, "want an object")
 	}
 	key, more, err := d.firstMember()
 	for more {
-		switch key {
-		case "name":
-			err = d.stringInto(&c.Name, "company.name")
-		case "domain":
-			err = d.stringInto(&c.Domain, "company.domain")
-		case "industry":
-			err = d.stringInto(&c.Industry, "company.industry")
-		case "employee_range":
-			err = d.stringInto(&c.EmployeeRange, "company.employee_range")
-		case "revenue_range":
-			err = d.stringInto(&c.RevenueRange, "company.revenue_range")
-		default:
-			err = d.skipValue(2)
+		if dst, name := member(key); dst != nil {
+			err = d.stringInto(dst, name)
+		} else {
+			err = d.skipValue(depth)
 		}
 		if err != nil {
 			return err

@@ -134,15 +134,23 @@ func suppressionError(err error) error {
 	return err
 }
 
-func (h *Handler) addSuppressions(w http.ResponseWriter, r *http.Request) {
+// suppressionRequest reads the scope and body of a write to a
+// suppression list; on a bad request it has answered and ok is false.
+func (h *Handler) suppressionRequest(w http.ResponseWriter, r *http.Request) (scope string, b suppressionBody, ok bool) {
 	scope, err := h.suppressionScope(r)
-	if err != nil {
-		h.fail(w, err)
-		return
+	if err == nil {
+		b, err = h.decodeSuppressions(r)
 	}
-	b, err := h.decodeSuppressions(r)
 	if err != nil {
 		h.fail(w, err)
+		return "", b, false
+	}
+	return scope, b, true
+}
+
+func (h *Handler) addSuppressions(w http.ResponseWriter, r *http.Request) {
+	scope, b, ok := h.suppressionRequest(w, r)
+	if !ok {
 		return
 	}
 	added, err := h.cfg.Suppressions.Add(scope, b.Kind, b.Values)
@@ -163,14 +171,8 @@ func (h *Handler) listSuppressions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) removeSuppressions(w http.ResponseWriter, r *http.Request) {
-	scope, err := h.suppressionScope(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	b, err := h.decodeSuppressions(r)
-	if err != nil {
-		h.fail(w, err)
+	scope, b, ok := h.suppressionRequest(w, r)
+	if !ok {
 		return
 	}
 	if err := h.cfg.Suppressions.Remove(scope, b.Kind, b.Values); err != nil {
