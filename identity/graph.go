@@ -1,9 +1,9 @@
 package identity
 
 import (
-	"slices"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -17,6 +17,11 @@ type GraphConfig struct {
 	// ProfileCacheSize is how many decoded person records stay in memory
 	// (the hot profiles). Default 100,000.
 	ProfileCacheSize int64
+	// ExpectedPersons sizes the filter that lets an import skip reading
+	// persons the graph has never held (10 bits a person). More persons
+	// than this only make the filter less selective. Default 10,000,000
+	// (12 MiB).
+	ExpectedPersons int
 	// Log receives the graph's messages. Default slog.Default().
 	Log *slog.Logger
 }
@@ -24,6 +29,9 @@ type GraphConfig struct {
 func (c *GraphConfig) withDefaults() {
 	if c.ProfileCacheSize <= 0 {
 		c.ProfileCacheSize = 100_000
+	}
+	if c.ExpectedPersons <= 0 {
+		c.ExpectedPersons = 10_000_000
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -50,6 +58,7 @@ type Graph struct {
 	cfg   GraphConfig
 	store *persistence.GraphStore
 	cache *profileCache
+	known *personFilter // every person id ever stored (see personFilter)
 
 	shards [NumShards]shard
 
@@ -78,7 +87,8 @@ func OpenGraph(cfg GraphConfig) (*Graph, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("identity: open graph: no store")
 	}
-	g := &Graph{cfg: cfg, store: cfg.Store, cache: newProfileCache(int(cfg.ProfileCacheSize))}
+	g := &Graph{cfg: cfg, store: cfg.Store, cache: newProfileCache(int(cfg.ProfileCacheSize)),
+		known: newPersonFilter(cfg.ExpectedPersons)}
 	if err := g.rebuild(); err != nil {
 		return nil, err
 	}
@@ -102,6 +112,7 @@ func (g *Graph) rebuild() error {
 			return fmt.Errorf("decode person %s: %w", id, err)
 		}
 		ord := g.newOrdinal(id, companyOnly)
+		g.known.add(id)
 		for _, th := range hashes {
 			if indexed(th.t, companyOnly) {
 				g.shards[th.h>>56].load(th.h, ord)

@@ -67,7 +67,15 @@ func (g *Graph) upsert(recs []Record, enc [][]byte) error {
 			}
 		}
 	}
-	old, err := g.readRecords(append(ids, losers...))
+	// Read the stored records this batch replaces; persons the graph has
+	// never held are skipped without a read.
+	toRead := losers
+	for _, id := range ids {
+		if g.known.mayContain(id) {
+			toRead = append(toRead, id)
+		}
+	}
+	old, err := g.readRecords(toRead)
 	if err != nil {
 		return err
 	}
@@ -124,9 +132,11 @@ func (g *Graph) upsert(recs []Record, enc [][]byte) error {
 		return err
 	}
 
-	// The records are written: now the index and the cache follow.
+	// The records are written: now the filter, the index and the cache
+	// follow.
 	g.gen.Add(1)
 	for id, r := range final {
+		g.known.add(id)
 		if o, ok := old[id]; ok {
 			g.unindex(id, o)
 		} else {

@@ -22,7 +22,7 @@ fi
 ls -l "$graph"
 echo "GOMEMLIMIT=${GOMEMLIMIT:-unset}"
 
-rss() { awk '/VmRSS|VmHWM/ {printf "%s %.0f MiB  ", $1, $2/1024}' "/proc/$1/status"; echo; }
+rss() { awk '/VmRSS|VmHWM|RssAnon|RssFile/ {printf "%s %.0f MiB  ", $1, $2/1024}' "/proc/$1/status"; echo; }
 start_node() {
   FIREHOOK_ADMIN_TOKEN=bench "$bin" serve --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:18981 \
     --log-format text 2>>"$work/node.log" &
