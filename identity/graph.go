@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/firehook/firehook/persistence"
 )
@@ -62,10 +63,9 @@ type Graph struct {
 
 	shards [NumShards]shard
 
-	// ordinals maps an index value to a person id. Values are never
-	// reused while the node runs; a restart compacts them.
-	ordMu    sync.RWMutex
-	ordinals []string
+	// ids maps an index value (an ordinal) to a person id. Ordinals are
+	// never reused while the node runs; a restart compacts them.
+	ids idTable
 
 	writeMu sync.Mutex // serialises every change of records and index
 
@@ -124,16 +124,12 @@ func (g *Graph) rebuild() error {
 	if err != nil {
 		return fmt.Errorf("identity: load graph: %w", err)
 	}
-	byID := make(map[string]uint32, len(g.ordinals))
-	for ord, id := range g.ordinals {
-		byID[id] = uint32(ord)
-	}
+	// A learned link gets an ordinal of its own for its person: no map
+	// from ten million person ids to ordinals is built for a few links.
 	err = g.store.ScanLinks(func(tenant, vid, personID string) error {
-		if ord, ok := byID[personID]; ok {
-			h := linkIdentifier(tenant, vid).Hash()
-			g.shards[h>>56].load(h, ord)
-			g.links.Add(1)
-		}
+		h := linkIdentifier(tenant, vid).Hash()
+		g.shards[h>>56].load(h, g.newOrdinal(personID, false))
+		g.links.Add(1)
 		return nil
 	})
 	if err != nil {
@@ -146,21 +142,14 @@ func (g *Graph) rebuild() error {
 }
 
 func (g *Graph) newOrdinal(id string, companyOnly bool) uint32 {
-	g.ordMu.Lock()
-	defer g.ordMu.Unlock()
-	ord := uint32(len(g.ordinals))
-	g.ordinals = append(g.ordinals, id)
+	ord := g.ids.add(unsafe.Slice(unsafe.StringData(id), len(id)))
 	if companyOnly {
 		ord |= companyFlag
 	}
 	return ord
 }
 
-func (g *Graph) personID(ord uint32) string {
-	g.ordMu.RLock()
-	defer g.ordMu.RUnlock()
-	return g.ordinals[ord&^companyFlag]
-}
+func (g *Graph) personID(ord uint32) string { return g.ids.get(ord &^ companyFlag) }
 
 // indexed reports whether an identifier type is put into the index. A
 // person's IP is kept in the record but not indexed: an IP alone never
