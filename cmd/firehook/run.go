@@ -21,6 +21,8 @@ Usage:
                            write a synthetic identity graph and its ground truth
   firehook graph import FILE [--admin URL] [--token TOKEN]
                            stream a graph file into a node, with a progress bar
+  firehook receiver --listen ADDR --secret whsec_... [--secret ...]
+                           verify signed webhooks and print one JSON line per delivery
   firehook version         print the version
 
 Every serve flag can also be set as FIREHOOK_<NAME> (--admin-listen → FIREHOOK_ADMIN_LISTEN).
@@ -49,6 +51,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, rest, stdout, stderr)
 	case "graph":
 		return runGraph(ctx, rest, stdout, stderr)
+	case "receiver":
+		return runReceiver(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "firehook", Version)
 		return nil
