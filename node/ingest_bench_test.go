@@ -52,7 +52,8 @@ func BenchmarkIngest_OpenLoop(b *testing.B) {
 func benchOpenLoop(b *testing.B, conns, rate int, noSync bool) {
 	n, reqs, cs := benchSetup(b, conns, noSync)
 	per := time.Duration(float64(time.Second) * float64(conns) / float64(rate)) // each connection's interval
-	var start time.Time                                                         // set by drive before the clients run
+	// start is set by drive before the clients run.
+	var start time.Time
 	drive(b, n, cs, noSync, func(ci int, c *rawConn, lat []time.Duration) ([]time.Duration, bool) {
 		count := b.N / conns
 		if ci < b.N%conns {
