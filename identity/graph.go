@@ -1,8 +1,10 @@
 package identity
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,6 +25,10 @@ type GraphConfig struct {
 	// than this only make the filter less selective. Default 10,000,000
 	// (12 MiB).
 	ExpectedPersons int
+	// SnapshotPath is the file of the index snapshot (see snapshot.go):
+	// written by SaveSnapshot at a clean shutdown, read at start when it
+	// matches the records. Empty: no snapshot; every start scans.
+	SnapshotPath string
 	// Log receives the graph's messages. Default slog.Default().
 	Log *slog.Logger
 }
@@ -68,6 +74,9 @@ type Graph struct {
 	ids idTable
 
 	writeMu sync.Mutex // serialises every change of records and index
+	changed bool       // a change since the start retired the snapshot generation; guarded by writeMu
+
+	fromSnapshot bool // the index was loaded from a snapshot, not built from the records
 
 	// gen counts writes of person records; see profile.
 	gen atomic.Uint64
@@ -89,11 +98,29 @@ func OpenGraph(cfg GraphConfig) (*Graph, error) {
 	}
 	g := &Graph{cfg: cfg, store: cfg.Store, cache: newProfileCache(int(cfg.ProfileCacheSize)),
 		known: newPersonFilter(cfg.ExpectedPersons)}
+	if cfg.SnapshotPath != "" {
+		err := g.loadSnapshot()
+		if err == nil {
+			g.fromSnapshot = true
+			cfg.Log.Info("identity index loaded from snapshot", "path", cfg.SnapshotPath)
+			return g, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			cfg.Log.Info("identity index snapshot not used; scanning the records", "reason", err.Error())
+		}
+		// Start again from an empty graph.
+		g = &Graph{cfg: cfg, store: cfg.Store, cache: newProfileCache(int(cfg.ProfileCacheSize)),
+			known: newPersonFilter(cfg.ExpectedPersons)}
+	}
 	if err := g.rebuild(); err != nil {
 		return nil, err
 	}
 	return g, nil
 }
+
+// FromSnapshot reports whether the index was loaded from a snapshot
+// (rather than built by scanning the records).
+func (g *Graph) FromSnapshot() bool { return g.fromSnapshot }
 
 // Close releases the graph's memory. The graph holds no goroutines or
 // files (the store is the caller's); Close exists so that callers need

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,7 +99,9 @@ func TestGraph_IndexEqualsStoreAfterRandomOperations(t *testing.T) {
 		}
 		defer os.RemoveAll(dir)
 		st := openRapidStore(t, dir)
-		g, sup := openRapidGraph(t, st)
+		defer func() { _ = st.Close() }() // whichever store is open when the check ends (Close is idempotent)
+		snap := filepath.Join(dir, "graph.snap")
+		g, sup := openRapidGraph(t, st, snap)
 		m := identity.NewMatcher(g, sup)
 
 		steps := rapid.IntRange(1, 25).Draw(t, "steps")
@@ -135,14 +138,19 @@ func TestGraph_IndexEqualsStoreAfterRandomOperations(t *testing.T) {
 			}
 			checkIndex(t, g, st, ids)
 		}
-		// The same after a restart.
+		// The same after a restart: with a snapshot saved at shutdown, or
+		// after a crash (no snapshot, or a stale one).
+		if rapid.Bool().Draw(t, "cleanShutdown") {
+			if err := g.SaveSnapshot(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		g.Close()
 		if err := st.Close(); err != nil {
 			t.Fatal(err)
 		}
 		st = openRapidStore(t, dir)
-		defer st.Close()
-		g2, _ := openRapidGraph(t, st)
+		g2, _ := openRapidGraph(t, st, snap)
 		defer g2.Close()
 		checkIndex(t, g2, st, ids)
 	})
@@ -159,8 +167,9 @@ func openRapidStore(t *rapid.T, dir string) *persistence.Store {
 	return st
 }
 
-func openRapidGraph(t *rapid.T, st *persistence.Store) (*identity.Graph, *identity.Suppressions) {
-	g, err := identity.OpenGraph(identity.GraphConfig{Store: st.Graph(), Log: slog.New(slog.DiscardHandler)})
+func openRapidGraph(t *rapid.T, st *persistence.Store, snap string) (*identity.Graph, *identity.Suppressions) {
+	g, err := identity.OpenGraph(identity.GraphConfig{Store: st.Graph(), Log: slog.New(slog.DiscardHandler),
+		SnapshotPath: snap})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,9 @@ func (g *Graph) upsert(recs []Record, enc [][]byte) error {
 	}
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
+	if err := g.markChanged(); err != nil {
+		return err
+	}
 
 	// The last record of each id wins within the batch; keep batch order.
 	last := make(map[string]int, len(recs))
@@ -189,6 +192,9 @@ func (g *Graph) Erase(personID string, sup *Suppressions) (bool, error) {
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
 	raw, ok, err := g.store.Person(personID)
+	if err == nil && ok {
+		err = g.markChanged()
+	}
 	if err != nil || !ok {
 		return false, err
 	}
@@ -252,6 +258,9 @@ func (g *Graph) Learn(tenant, vid, personID string) error {
 			return err // erased meanwhile: nothing to learn
 		}
 		target = g.newOrdinal(personID, false)
+	}
+	if err := g.markChanged(); err != nil {
+		return err
 	}
 	previous := ""
 	if ord, had := g.get(h); had {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +126,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 
 	start := time.Now()
-	if n.graph, err = identity.OpenGraph(identity.GraphConfig{Store: n.store.Graph(), Log: cfg.Log}); err != nil {
+	if n.graph, err = identity.OpenGraph(identity.GraphConfig{Store: n.store.Graph(), Log: cfg.Log,
+		SnapshotPath: filepath.Join(cfg.DataDir, "graph-index.snap")}); err != nil {
 		_ = n.store.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -136,7 +138,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	gs := n.graph.Stats()
 	n.log.Info("identity graph loaded", "persons", gs.Persons, "index_entries", gs.IndexEntries,
-		"learned_links", gs.LearnedLinks, "took", time.Since(start).Round(time.Millisecond))
+		"learned_links", gs.LearnedLinks, "from_snapshot", n.graph.FromSnapshot(),
+		"took", time.Since(start).Round(time.Millisecond))
 
 	ingestH := ingest.New(ingest.Config{
 		Sites:          n.store.Config,
@@ -252,6 +255,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 		}
 		n.wg.Wait()
+		// No request runs any more: the index can be saved, so that the
+		// next start skips the scan of the records.
+		if err := n.graph.SaveSnapshot(); err != nil {
+			n.log.Warn("identity index snapshot not saved; the next start scans the records", "err", err)
+		}
 		n.graph.Close()
 		if err := n.store.Close(); err != nil {
 			errs = append(errs, err)

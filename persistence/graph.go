@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -240,6 +241,49 @@ func (g *GraphStore) scan(prefix string, values bool, fn func(k, v []byte) error
 	})
 	if err != nil {
 		return fmt.Errorf("graph: scan %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// metaGraphGen is the generation of the graph's contents that an index
+// snapshot must match (see identity's snapshot).
+const metaGraphGen = prefixMeta + "graph_generation"
+
+// GraphGeneration returns the stored generation of the graph (0 when none
+// was ever stored).
+func (g *GraphStore) GraphGeneration() (uint64, error) {
+	var gen uint64
+	err := g.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte(metaGraphGen))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("malformed graph generation")
+			}
+			gen = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("graph: read generation: %w", err)
+	}
+	return gen, nil
+}
+
+// SetGraphGeneration stores gen durably.
+func (g *GraphStore) SetGraphGeneration(gen uint64) error {
+	v := binary.BigEndian.AppendUint64(nil, gen)
+	err := g.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(metaGraphGen), v) })
+	if err == nil {
+		err = g.db.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("graph: store generation: %w", err)
 	}
 	return nil
 }
