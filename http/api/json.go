@@ -50,10 +50,6 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 func DecodeJSON(r io.Reader, limit int64, v any) error {
 	body, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return Errorf(CodeTooLarge, "body is larger than %d bytes", mbe.Limit)
-		}
 		return Errorf(CodeInvalidJSON, "cannot read body: %v", err)
 	}
 	if int64(len(body)) > limit {
