@@ -259,7 +259,14 @@ func (l *EventLog) syncLoop() {
 		}
 		var syncErr error
 		var syncTime time.Duration
-		if !l.cfg.NoSync && l.failure() == nil {
+		// Sync whenever a batch was written, even when a later write has
+		// failed meanwhile: the batches written before it are answered as
+		// durable, so they must be.
+		written := false
+		for _, b := range pending {
+			written = written || b.err == nil
+		}
+		if !l.cfg.NoSync && written {
 			start := time.Now()
 			if err := l.db.Sync(); err != nil {
 				syncErr = fmt.Errorf("event log: fsync: %w", err)
