@@ -77,6 +77,10 @@ type EventLog struct {
 	stats   EventLogStats // guarded by statsMu
 
 	lastSeq atomic.Uint64 // highest durable sequence
+
+	// sync makes written batches durable: db.Sync, replaced in tests to
+	// inject disk faults.
+	sync func() error
 }
 
 // EventLogStats counts the committer's work since the log was opened.
@@ -109,6 +113,7 @@ func newEventLog(db *badger.DB, cfg EventLogConfig) (*EventLog, error) {
 		written: make(chan writtenBatch, 64),
 		done:    make(chan struct{}),
 	}
+	l.sync = db.Sync
 	l.lastSeq.Store(last)
 	go l.writeLoop(last + 1)
 	go l.syncLoop()
@@ -268,7 +273,7 @@ func (l *EventLog) syncLoop() {
 		}
 		if !l.cfg.NoSync && written {
 			start := time.Now()
-			if err := l.db.Sync(); err != nil {
+			if err := l.sync(); err != nil {
 				syncErr = fmt.Errorf("event log: fsync: %w", err)
 				l.fail(syncErr)
 			}
