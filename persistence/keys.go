@@ -16,6 +16,17 @@ const (
 	prefixLink        = "gl/"  // gl/<tenant>/<visitor id> → person id (a learned link)
 	prefixLinkReverse = "glr/" // glr/<person id>/<tenant>/<visitor id> → empty (erasure finds links)
 	prefixSuppression = "sup/" // sup/<scope>/<kind>/<value> → empty; scope: "global" or a tenant id
+
+	// Dispatch decisions and the delivery outbox (dispatch.go, outbox.go).
+	// Endpoint, tenant and delivery ids hold no "/". Keys marked TTL expire
+	// (all of a delivery's at the same second) once the delivery finishes.
+	prefixLaneSeq     = "dq/"  // dq/<tenant>/<person> → last sequence, 8 bytes big-endian; present = seen (First Match made)
+	prefixDispatched  = "dd/"  // dd/<event id> → dispatchRecord JSON: the event's decision and delivery ids
+	prefixDelivery    = "dv/"  // dv/<delivery id> → firehook.Delivery JSON without the payload; TTL
+	prefixPayload     = "dp/"  // dp/<delivery id> → the delivery's signed body; TTL
+	prefixDlvEndpoint = "dve/" // dve/<endpoint>/<delivery id> → empty: receipts in creation order; TTL
+	prefixDlvStatus   = "dvs/" // dvs/<endpoint>/<status>/<delivery id> → empty: the same by status; TTL
+	prefixDlvQueue    = "dvq/" // dvq/<endpoint>/<priority byte><delivery id> → empty: unfinished deliveries only
 )
 
 // eventKey is the log key of sequence seq: big-endian so that badger's

@@ -32,6 +32,8 @@ type Config struct {
 	Log *slog.Logger
 	// EventLog configures the group-committed event log.
 	EventLog EventLogConfig
+	// Outbox configures the dispatch step and the delivery outbox.
+	Outbox OutboxConfig
 }
 
 const (
@@ -80,6 +82,8 @@ type Store struct {
 	// Events is the pixel event log.
 	Events *EventLog
 
+	outbox *Outbox // see Outbox and Dispatch
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -123,6 +127,7 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("persistence: open event log: %w", err)
 	}
+	s.outbox = newOutbox(db, cfg.Outbox)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if !cfg.InMemory {
