@@ -5,10 +5,10 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/jsonw"
 )
 
 // Event types of a payload (API.md, "Webhook delivery").
@@ -475,67 +475,6 @@ func appendFloat(buf []byte, f float64) []byte {
 	return buf
 }
 
-// plain marks the ASCII bytes a JSON string holds as they are: all but
-// the control characters, '"' and '\\'. (<, > and & are plain: see
-// Payload.)
-var plain = func() (t [utf8.RuneSelf]bool) {
-	for c := ' '; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
 // appendString writes s as a JSON string, escaped as encoding/json does
-// with HTML escaping off. strconv.AppendQuote would not do: its \x and
-// \U escapes are not JSON.
-func appendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if plain[c] {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1: // a byte of invalid UTF-8
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029': // valid JSON, but not JavaScript before ES2019
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
+// with HTML escaping off (see Payload).
+func appendString(buf []byte, s string) []byte { return jsonw.AppendString(buf, s, false) }
