@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -513,25 +512,7 @@ func benchmarkDispatch(b *testing.B, goroutines int, noSync bool) {
 				}
 			}
 
-			used := goroutines
-			b.ReportAllocs()
-			b.ResetTimer()
-			if goroutines == 1 {
-				for b.Loop() {
-					dispatch1()
-				}
-			} else {
-				procs := runtime.GOMAXPROCS(0)
-				p := max(1, goroutines/procs)
-				used = p * procs
-				b.SetParallelism(p)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						dispatch1()
-					}
-				})
-			}
-			b.StopTimer()
+			used := runConcurrently(b, goroutines, dispatch1)
 
 			st := s.Outbox().Stats()
 			if st.Writes > 0 {

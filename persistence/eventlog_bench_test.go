@@ -3,7 +3,6 @@ package persistence
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 )
 
@@ -38,25 +37,7 @@ func BenchmarkEventLog_Append(b *testing.B) {
 					}
 				}
 
-				used := goroutines
-				b.ReportAllocs()
-				b.ResetTimer()
-				if goroutines == 1 {
-					for b.Loop() {
-						append1()
-					}
-				} else {
-					procs := runtime.GOMAXPROCS(0)
-					p := max(1, goroutines/procs)
-					used = p * procs
-					b.SetParallelism(p)
-					b.RunParallel(func(pb *testing.PB) {
-						for pb.Next() {
-							append1()
-						}
-					})
-				}
-				b.StopTimer()
+				used := runConcurrently(b, goroutines, append1)
 
 				st := s.Events.Stats()
 				if st.Events > 0 {

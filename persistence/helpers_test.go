@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -84,4 +85,29 @@ func waitGroupWithin(t testing.TB, wg *sync.WaitGroup, timeout time.Duration, wh
 	case <-time.After(timeout):
 		t.Fatalf("%s did not finish within %v", what, timeout)
 	}
+}
+
+// runConcurrently runs op b.N times: in a plain loop for one goroutine
+// (RunParallel cannot start fewer than GOMAXPROCS), else spread over
+// about goroutines goroutines. It returns how many goroutines it used.
+func runConcurrently(b *testing.B, goroutines int, op func()) int {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	defer b.StopTimer()
+	if goroutines == 1 {
+		for b.Loop() {
+			op()
+		}
+		return 1
+	}
+	procs := runtime.GOMAXPROCS(0)
+	p := max(1, goroutines/procs)
+	b.SetParallelism(p)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			op()
+		}
+	})
+	return p * procs
 }
