@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/firehook/firehook/internal/binread"
 )
 
 // The stored form of a Record: compact binary, not JSON. A graph holds
@@ -106,76 +108,27 @@ func appendString(buf []byte, s string) []byte {
 }
 
 // decoder reads the stored form.
-type decoder struct {
-	b   []byte
-	err error
-}
+type decoder struct{ binread.Reader }
 
-func (d *decoder) byte() byte {
-	if d.err != nil || len(d.b) < 1 {
-		d.err = errCorrupt
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errCorrupt
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errCorrupt
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes(n int) []byte {
-	if d.err != nil || n < 0 || len(d.b) < n {
-		d.err = errCorrupt
-		return nil
-	}
-	out := d.b[:n]
-	d.b = d.b[n:]
-	return out
-}
-
-func (d *decoder) string() string { return string(d.bytes(int(d.uvarint()))) }
+func newDecoder(b []byte) decoder { return decoder{binread.New(b, errCorrupt)} }
 
 func (d *decoder) header() int64 {
-	if v := d.byte(); v != codecVersion && d.err == nil {
-		d.err = fmt.Errorf("%w: version %d", errCorrupt, v)
+	if v := d.Byte(); v != codecVersion && d.Err == nil {
+		d.Fail("version %d", v)
 	}
-	d.byte() // flags
-	return d.varint()
+	d.Byte() // flags
+	return d.Varint()
 }
 
 func (d *decoder) identifier() Identifier {
-	t := codeTypes[d.byte()]
-	if t == "" && d.err == nil {
-		d.err = fmt.Errorf("%w: unknown identifier type", errCorrupt)
+	t := codeTypes[d.Byte()]
+	if t == "" && d.Err == nil {
+		d.Fail("unknown identifier type")
 	}
 	if n := digestLen(t); n > 0 {
-		return Identifier{Type: t, Value: hex.EncodeToString(d.bytes(n))}
+		return Identifier{Type: t, Value: hex.EncodeToString(d.Bytes(n))}
 	}
-	return Identifier{Type: t, Value: d.string()}
+	return Identifier{Type: t, Value: d.String()}
 }
 
 // DecodeStoredRecord decodes a person record as the graph stores it in
@@ -184,30 +137,27 @@ func DecodeStoredRecord(b []byte) (Record, error) { return decodeRecord(b) }
 
 // decodeRecord decodes a stored record.
 func decodeRecord(b []byte) (Record, error) {
-	d := decoder{b: b}
+	d := newDecoder(b)
 	var r Record
 	if ts := d.header(); ts != 0 {
 		r.UpdatedAt = time.Unix(0, ts).UTC()
 	}
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.err = errCorrupt
+	n := d.Uvarint()
+	if d.Err == nil && n > uint64(len(d.B)) {
+		d.Fail("%d identifiers in %d bytes", n, len(d.B))
 	}
-	if d.err == nil {
+	if d.Err == nil {
 		r.Identifiers = make([]Identifier, 0, n)
 	}
-	for i := uint64(0); i < n && d.err == nil; i++ {
+	for i := uint64(0); i < n && d.Err == nil; i++ {
 		r.Identifiers = append(r.Identifiers, d.identifier())
 	}
 	for _, f := range profileFields(&r) {
-		*f = d.string()
+		*f = d.String()
 	}
-	r.PersonID = d.string()
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%w: trailing bytes", errCorrupt)
-	}
-	if d.err != nil {
-		return Record{}, d.err
+	r.PersonID = d.String()
+	if err := d.Finish(); err != nil {
+		return Record{}, err
 	}
 	return r, nil
 }
@@ -217,43 +167,43 @@ func decodeRecord(b []byte) (Record, error) {
 // record is company-only. It allocates nothing per record but what
 // appends to hashes.
 func scanStored(b []byte, hashes []typedHash) ([]typedHash, bool, error) {
-	d := decoder{b: b}
+	d := newDecoder(b)
 	d.header()
-	n := d.uvarint()
+	n := d.Uvarint()
 	var hexBuf [64]byte
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		t := codeTypes[d.byte()]
+	for i := uint64(0); i < n && d.Err == nil; i++ {
+		t := codeTypes[d.Byte()]
 		if t == "" {
-			d.err = errCorrupt
+			d.Fail("unknown identifier type")
 			break
 		}
 		var value []byte
 		if k := digestLen(t); k > 0 {
-			raw := d.bytes(k)
-			if d.err != nil {
+			raw := d.Bytes(k)
+			if d.Err != nil {
 				break
 			}
 			hex.Encode(hexBuf[:2*k], raw)
 			value = hexBuf[:2*k]
 		} else {
-			value = d.bytes(int(d.uvarint()))
+			value = d.Bytes(int(d.Uvarint()))
 		}
 		hashes = append(hashes, typedHash{t, hashOf(t, value)})
 	}
 	person, company := false, false
 	for i := range 13 {
-		if l := d.uvarint(); l > 0 {
+		if l := d.Uvarint(); l > 0 {
 			if i < 8 {
 				person = true
 			} else {
 				company = true
 			}
-			d.bytes(int(l))
+			d.Bytes(int(l))
 		}
 	}
-	d.bytes(int(d.uvarint())) // person id
-	if d.err != nil {
-		return hashes, false, d.err
+	d.Bytes(int(d.Uvarint())) // person id
+	if d.Err != nil {
+		return hashes, false, d.Err
 	}
 	return hashes, !person && company, nil
 }

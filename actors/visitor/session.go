@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/internal/binread"
 )
 
 // PrefixSession starts every session id: "ses_" + a ULID when generated
@@ -258,98 +259,44 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if data[0] != stateVersion {
 		return fmt.Errorf("unmarshal visitor state: version %d: %w", data[0], ErrStateVersion)
 	}
-	d := decoder{b: data[1:]}
+	d := decoder{binread.New(data[1:], ErrStateCorrupt)}
 	var v State
-	v.SessionID = d.string()
-	v.Campaign = d.string()
-	v.PixelSID = d.string()
+	v.SessionID = d.String()
+	v.Campaign = d.String()
+	v.PixelSID = d.String()
 	v.PagesViewed = d.int()
 	v.VisitCount = d.int()
 	var prev int64
 	for _, t := range []*time.Time{&v.FirstSeen, &v.SessionStart, &v.LastSeen} {
-		prev += d.varint()
+		prev += d.Varint()
 		*t = d.time(prev)
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
-	if d.err != nil {
-		return fmt.Errorf("unmarshal visitor state: %w", d.err)
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("unmarshal visitor state: %w", err)
 	}
 	*s = v
 	return nil
 }
 
-// decoder reads MarshalBinary's fields; after the first error every read
-// returns a zero value and err keeps that first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrStateCorrupt)
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("string of %d bytes, %d left", n, len(d.b))
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
+// decoder reads MarshalBinary's fields (see binread.Reader).
+type decoder struct{ binread.Reader }
 
 func (d *decoder) int() int {
-	v := d.varint()
+	v := d.Varint()
 	if int64(int(v)) != v {
-		d.fail("count %d out of range", v)
+		d.Fail("count %d out of range", v)
 		return 0
 	}
 	return int(v)
 }
 
 func (d *decoder) time(sec int64) time.Time {
-	nsec := d.uvarint()
-	if d.err != nil {
+	nsec := d.Uvarint()
+	if d.Err != nil {
 		return time.Time{}
 	}
 	if nsec >= uint64(time.Second) {
-		d.fail("nanoseconds %d out of range", nsec)
+		d.Fail("nanoseconds %d out of range", nsec)
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
