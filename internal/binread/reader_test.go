@@ -24,7 +24,7 @@ func TestReader_ReadsWhatWasWrittenAndFailsOnce(t *testing.T) {
 		r.Byte()
 		r.Uvarint()
 		r.Varint()
-		r.String()
+		_ = r.String()
 		if err := r.Finish(); !errors.Is(err, errBad) {
 			t.Fatalf("truncated at %d: %v", i, err)
 		}
@@ -33,7 +33,7 @@ func TestReader_ReadsWhatWasWrittenAndFailsOnce(t *testing.T) {
 	r.Byte()
 	r.Uvarint()
 	r.Varint()
-	r.String()
+	_ = r.String()
 	if err := r.Finish(); !errors.Is(err, errBad) {
 		t.Fatalf("a trailing byte was not reported: %v", err)
 	}
