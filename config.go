@@ -68,6 +68,17 @@ type Endpoint struct {
 	RateLimitPerS int               `json:"rate_limit_per_s"` // requests per second; 0 = unlimited
 	TimeoutMS     int               `json:"timeout_ms"`       // per-request timeout
 	Headers       map[string]string `json:"headers"`          // extra request headers
+	// BatchWindowMS > 0 opts the endpoint into batching: Every Update
+	// deliveries that become due within the window go out as one POST
+	// carrying an array (one event id per item). 0: one POST per event.
+	BatchWindowMS int `json:"batch_window_ms"`
+	// RetryWindowS is how long a delivery is retried, counted from its
+	// first attempt, before it is failed (terminal). 0 means the default
+	// (DefaultRetryWindow, 24 h).
+	RetryWindowS int `json:"retry_window_s"`
+	// AutoDisableAfterS disables the endpoint after this long of nothing
+	// but failures. 0 means the default (DefaultAutoDisableAfter, 5 days).
+	AutoDisableAfterS int `json:"auto_disable_after_s"`
 	State         EndpointState     `json:"state"`
 	// DisabledReason says why the endpoint is disabled ("operator", "410 Gone", …).
 	DisabledReason string `json:"disabled_reason,omitempty"`
@@ -78,6 +89,47 @@ type Endpoint struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
+}
+
+// Endpoint delivery defaults (API.md): what a zero field of Endpoint means.
+const (
+	DefaultMaxInFlight      = 8
+	DefaultTimeout          = 10 * time.Second
+	DefaultRetryWindow      = 24 * time.Hour
+	DefaultAutoDisableAfter = 5 * 24 * time.Hour
+)
+
+// RetryWindow returns how long a delivery of e is retried.
+func (e *Endpoint) RetryWindow() time.Duration {
+	if e.RetryWindowS > 0 {
+		return time.Duration(e.RetryWindowS) * time.Second
+	}
+	return DefaultRetryWindow
+}
+
+// AutoDisableAfter returns how long e may fail without a success before it
+// is disabled.
+func (e *Endpoint) AutoDisableAfter() time.Duration {
+	if e.AutoDisableAfterS > 0 {
+		return time.Duration(e.AutoDisableAfterS) * time.Second
+	}
+	return DefaultAutoDisableAfter
+}
+
+// Timeout returns the request timeout of e.
+func (e *Endpoint) Timeout() time.Duration {
+	if e.TimeoutMS > 0 {
+		return time.Duration(e.TimeoutMS) * time.Millisecond
+	}
+	return DefaultTimeout
+}
+
+// InFlightLimit returns how many requests e may have in flight.
+func (e *Endpoint) InFlightLimit() int {
+	if e.MaxInFlight > 0 {
+		return e.MaxInFlight
+	}
+	return DefaultMaxInFlight
 }
 
 // Subscribes reports whether the endpoint wants events of type typ.
