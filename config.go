@@ -78,10 +78,13 @@ type Endpoint struct {
 	RetryWindowS int `json:"retry_window_s"`
 	// AutoDisableAfterS disables the endpoint after this long of nothing
 	// but failures. 0 means the default (DefaultAutoDisableAfter, 5 days).
-	AutoDisableAfterS int `json:"auto_disable_after_s"`
-	State         EndpointState     `json:"state"`
+	AutoDisableAfterS int           `json:"auto_disable_after_s"`
+	State             EndpointState `json:"state"`
 	// DisabledReason says why the endpoint is disabled ("operator", "410 Gone", …).
 	DisabledReason string `json:"disabled_reason,omitempty"`
+	// FailingSince is when the endpoint's current run of failed attempts
+	// began (nil after a success): auto-disable counts from it.
+	FailingSince *time.Time `json:"failing_since,omitempty"`
 	// Secret signs deliveries (whsec_…). PreviousSecret keeps signing as a
 	// second signature until PreviousSecretExpiresAt, after a rotation.
 	Secret                  string     `json:"secret"`

@@ -78,6 +78,9 @@ type Delivery struct {
 	NextAttemptAt time.Time      `json:"next_attempt_at,omitzero"` // zero once finished
 	CreatedAt     time.Time      `json:"created_at"`
 	UpdatedAt     time.Time      `json:"updated_at"`
+	// ReplayedAt is when the delivery was last replayed; the retry window
+	// counts from the first attempt after it. Zero when it never was.
+	ReplayedAt time.Time `json:"replayed_at,omitzero"`
 	// Payload is the signed body, built once per event. It is not part of
 	// the receipt; the outbox stores it beside the record.
 	Payload []byte `json:"-"`

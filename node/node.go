@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/actors"
+	"github.com/firehook/firehook/actors/endpoint"
+	"github.com/firehook/firehook/actors/pipeline"
+	"github.com/firehook/firehook/actors/webhook"
 	"github.com/firehook/firehook/docs"
 	"github.com/firehook/firehook/http/admin"
 	"github.com/firehook/firehook/http/ingest"
@@ -54,6 +58,14 @@ type Config struct {
 	Stdout io.Writer
 	// Store tunes the store; its Dir is set from DataDir.
 	Store persistence.Config
+	// Version is sent in the webhooks' User-Agent (Firehook/Version).
+	Version string
+	// Pipeline tunes the actor pipeline; Store, Matcher, System and the
+	// endpoint actors' Client and Gate are set by the node.
+	Pipeline pipeline.Config
+	// MaxRequests bounds the webhook requests in flight on the node, across
+	// endpoints (see endpoint.Gate). Default 512.
+	MaxRequests int
 }
 
 // DefaultConfig returns the defaults of a node.
@@ -86,6 +98,12 @@ func (c *Config) withDefaults() {
 	if c.Stdout == nil {
 		c.Stdout = io.Discard
 	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.MaxRequests <= 0 {
+		c.MaxRequests = 512
+	}
 }
 
 // Node is one running Firehook node.
@@ -96,6 +114,12 @@ type Node struct {
 	graph *identity.Graph
 	sup   *identity.Suppressions
 	ready atomic.Bool
+
+	client *webhook.Client
+	pipe   *pipeline.Pipeline
+	// committed forwards the event log's commits to the pipeline once it
+	// exists (the log opens before it).
+	committed atomic.Pointer[pipeline.Pipeline]
 
 	ingestLn, adminLn   net.Listener
 	ingestSrv, adminSrv *http.Server
@@ -114,6 +138,11 @@ func Start(cfg Config) (*Node, error) {
 	sc.Dir = cfg.DataDir
 	if sc.Log == nil {
 		sc.Log = cfg.Log
+	}
+	sc.EventLog.OnCommit = func(evs []*firehook.Event) {
+		if p := n.committed.Load(); p != nil {
+			p.Committed(evs)
+		}
 	}
 	var err error
 	if n.store, err = persistence.Open(sc); err != nil {
@@ -141,6 +170,12 @@ func Start(cfg Config) (*Node, error) {
 		"learned_links", gs.LearnedLinks, "from_snapshot", n.graph.FromSnapshot(),
 		"took", time.Since(start).Round(time.Millisecond))
 
+	if err := n.startPipeline(); err != nil {
+		n.graph.Close()
+		_ = n.store.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+
 	ingestH := ingest.New(ingest.Config{
 		Sites:          n.store.Config,
 		Events:         n.store.Events,
@@ -158,12 +193,14 @@ func Start(cfg Config) (*Node, error) {
 		Log:                   cfg.Log.With("component", "admin"),
 	})
 	if n.ingestLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		_ = n.stopPipeline(context.Background())
 		n.graph.Close()
 		_ = n.store.Close()
 		return nil, fmt.Errorf("node: ingest listener: %w", err)
 	}
 	if n.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		_ = n.ingestLn.Close()
+		_ = n.stopPipeline(context.Background())
 		n.graph.Close()
 		_ = n.store.Close()
 		return nil, fmt.Errorf("node: admin listener: %w", err)
@@ -223,6 +260,57 @@ func (n *Node) operatorTokenHash() (string, error) {
 	return h, nil
 }
 
+// startPipeline starts the actor system and the pipeline over it: every
+// endpoint actor loads its unfinished deliveries, and the events after the
+// processed-up-to mark are replayed, before the listeners accept anything.
+func (n *Node) startPipeline() error {
+	sys, err := actors.New(actors.Config{Log: n.log.With("component", "actors")})
+	if err != nil {
+		return err
+	}
+	n.client = webhook.NewClient(webhook.ClientConfig{
+		Dialer:    webhook.DialerConfig{AllowPrivate: n.cfg.AllowPrivateEndpoints},
+		UserAgent: "Firehook/" + n.cfg.Version,
+	})
+	pc := n.cfg.Pipeline
+	pc.Store, pc.System = n.store, sys
+	pc.Matcher = identity.NewMatcher(n.graph, n.sup)
+	pc.Endpoint.Client = n.client
+	pc.Endpoint.UserAgent = "Firehook/" + n.cfg.Version
+	if pc.Endpoint.Gate == nil {
+		pc.Endpoint.Gate = endpoint.NewGate(n.cfg.MaxRequests)
+	}
+	if pc.Log == nil {
+		pc.Log = n.log.With("component", "pipeline")
+	}
+	if n.pipe, err = pipeline.New(pc); err != nil {
+		_ = sys.Close(context.Background())
+		n.client.Close()
+		return err
+	}
+	n.committed.Store(n.pipe)
+	if err := n.pipe.Start(); err != nil {
+		_ = n.stopPipeline(context.Background())
+		return err
+	}
+	return nil
+}
+
+// stopPipeline stops the actors, cancels the requests in flight and writes
+// the final processed-up-to mark.
+func (n *Node) stopPipeline(ctx context.Context) error {
+	if n.pipe == nil {
+		return nil
+	}
+	n.committed.Store(nil)
+	err := n.pipe.Close(ctx)
+	n.client.Close()
+	return err
+}
+
+// Pipeline is the node's actor pipeline.
+func (n *Node) Pipeline() *pipeline.Pipeline { return n.pipe }
+
 // IngestAddr is the bound address of the public ingest listener.
 func (n *Node) IngestAddr() string { return n.ingestLn.Addr().String() }
 
@@ -255,6 +343,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 		}
 		n.wg.Wait()
+		if err := n.stopPipeline(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop pipeline: %w", err))
+		}
 		// No request runs any more: the index can be saved, so that the
 		// next start skips the scan of the records.
 		if err := n.graph.SaveSnapshot(); err != nil {

@@ -27,6 +27,9 @@ const (
 	prefixDlvEndpoint = "dve/" // dve/<endpoint>/<delivery id> → empty: receipts in creation order; TTL
 	prefixDlvStatus   = "dvs/" // dvs/<endpoint>/<status>/<delivery id> → empty: the same by status; TTL
 	prefixDlvQueue    = "dvq/" // dvq/<endpoint>/<priority byte><delivery id> → empty: unfinished deliveries only
+
+	// The visitor actors' state (visitors.go).
+	prefixVisitor = "vs/" // vs/<tenant>/<visitor id> → last applied event seq (8 bytes big-endian) + visitor.State binary
 )
 
 // eventKey is the log key of sequence seq: big-endian so that badger's

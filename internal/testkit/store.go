@@ -102,3 +102,28 @@ func EachRecord(tb testing.TB, db *badger.DB, fn func(key, value []byte)) int {
 	}
 	return n
 }
+
+// CreateEndpoint stores an enabled endpoint of tenantID posting to url,
+// subscribed to both event types, with a new secret; edit (when not nil)
+// may change it before it is stored. It returns the stored endpoint.
+func CreateEndpoint(tb testing.TB, c *persistence.ConfigStore, tenantID, url string, edit func(*firehook.Endpoint)) firehook.Endpoint {
+	tb.Helper()
+	now := time.Now().UTC()
+	e := firehook.Endpoint{
+		ID:        firehook.NewID(firehook.PrefixEndpoint),
+		TenantID:  tenantID,
+		URL:       url,
+		Events:    []string{firehook.EventIdentified, firehook.EventUpdated},
+		State:     firehook.EndpointEnabled,
+		Secret:    firehook.NewWebhookSecret(),
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	if edit != nil {
+		edit(&e)
+	}
+	if err := c.CreateEndpoint(e); err != nil {
+		tb.Fatalf("create endpoint: %v", err)
+	}
+	return e
+}

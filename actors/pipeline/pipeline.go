@@ -1,0 +1,352 @@
+// Package pipeline wires a node's actors into the path of an event: the
+// event log's commits feed the visitor actors (session, match), matched
+// events go to their person's actor (dispatch decision, outbox), and the
+// deliveries to the endpoint actors (signed POSTs, retries).
+//
+// It owns what runs between the actors: the feeder goroutine that takes
+// committed events from the log and sends each to its visitor's actor in
+// log order, and the "processed up to" mark — the low watermark of the
+// events every stage is done with — written to the store periodically so
+// that a restart resumes from it (Start replays the log after it). Every
+// step after the log is idempotent by event id, so a replay never
+// duplicates a decision; at most it sends a delivery again.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/actors"
+	"github.com/firehook/firehook/actors/endpoint"
+	"github.com/firehook/firehook/actors/person"
+	"github.com/firehook/firehook/actors/visitor"
+	"github.com/firehook/firehook/actors/webhook"
+	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/persistence"
+)
+
+// Actor kinds and id prefixes. Ids are the partition keys written out —
+// (tenant, visitor), (tenant, person), endpoint id — prefixed so that they
+// are unique across kinds.
+const (
+	KindVisitor  = "visitor"
+	KindPerson   = "person"
+	KindEndpoint = "endpoint"
+)
+
+// VisitorActorID is the actor id of (tenant, visitor).
+func VisitorActorID(tenantID, visitorID string) string { return "v:" + tenantID + "/" + visitorID }
+
+// PersonActorID is the actor id of (tenant, person).
+func PersonActorID(tenantID, personID string) string {
+	return "p:" + firehook.PersonKey(tenantID, personID)
+}
+
+// Config configures a Pipeline.
+type Config struct {
+	// Store is the node's store. Required.
+	Store *persistence.Store
+	// Matcher is the match stage. Required.
+	Matcher *identity.Matcher
+	// System runs the actors. Required; Pipeline.Close closes it.
+	System *actors.System
+	// Endpoint configures the endpoint actors; Outbox, Endpoints and
+	// Attempts are filled in by New. Endpoint.Client is required.
+	Endpoint endpoint.Config
+	// Session holds the session rules.
+	Session visitor.Config
+	// IdleTimeout is how long visitor and person actors live without
+	// events before they passivate. Default 1 min.
+	IdleTimeout time.Duration
+	// MarkInterval is how often the processed-up-to mark is written when
+	// it moved. Default 50 ms.
+	MarkInterval time.Duration
+	// DispatchTimeout bounds a visitor actor's wait for its person actor.
+	// Default 30 s.
+	DispatchTimeout time.Duration
+	// Log receives errors. Default slog.Default().
+	Log *slog.Logger
+}
+
+// Pipeline is the running event path of one node.
+type Pipeline struct {
+	cfg     Config
+	sys     *actors.System
+	store   *persistence.Store
+	visitor visitor.ActorConfig
+	person  person.Config
+	ep      endpoint.Config
+	track   *tracker
+
+	feedMu  sync.Mutex
+	feed    []*firehook.Event
+	feedSig chan struct{}
+	fromSeq uint64 // events below it were read from the log by Start
+
+	statsMu sync.Mutex
+	stats   map[string]*endpoint.Stats
+
+	attempts sync.WaitGroup
+	closing  chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// New returns a pipeline over cfg; Start runs it.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Store == nil || cfg.Matcher == nil || cfg.System == nil || cfg.Endpoint.Client == nil {
+		return nil, fmt.Errorf("pipeline: Store, Matcher, System and Endpoint.Client are required: %w", firehook.ErrInvalid)
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = time.Minute
+	}
+	if cfg.MarkInterval <= 0 {
+		cfg.MarkInterval = 50 * time.Millisecond
+	}
+	if cfg.DispatchTimeout <= 0 {
+		cfg.DispatchTimeout = 30 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	p := &Pipeline{cfg: cfg, sys: cfg.System, store: cfg.Store, feedSig: make(chan struct{}, 1),
+		stats: map[string]*endpoint.Stats{}, closing: make(chan struct{})}
+	p.ep = cfg.Endpoint
+	p.ep.Outbox = cfg.Store.Outbox()
+	p.ep.Endpoints = cfg.Store.Config
+	p.ep.Attempts = &p.attempts
+	if p.ep.Log == nil {
+		p.ep.Log = cfg.Log
+	}
+	p.person = person.Config{
+		Store:       cfg.Store,
+		Endpoints:   cfg.Store.Config,
+		Deliver:     p.deliver,
+		Passivate:   func(id string) { p.sys.Stop(KindPerson, id) },
+		IdleTimeout: cfg.IdleTimeout,
+		Log:         cfg.Log,
+	}
+	p.visitor = visitor.ActorConfig{
+		Store:       cfg.Store,
+		Matcher:     cfg.Matcher,
+		Session:     cfg.Session,
+		Dispatch:    p.dispatch,
+		Done:        func(seq uint64) { p.track.finish(seq) },
+		Passivate:   func(id string) { p.sys.Stop(KindVisitor, id) },
+		IdleTimeout: cfg.IdleTimeout,
+		Log:         cfg.Log,
+	}
+	return p, nil
+}
+
+// Committed is the event log's OnCommit hook: it queues the events for the
+// feeder and returns at once.
+func (p *Pipeline) Committed(evs []*firehook.Event) {
+	p.feedMu.Lock()
+	p.feed = append(p.feed, evs...)
+	p.feedMu.Unlock()
+	select {
+	case p.feedSig <- struct{}{}:
+	default:
+	}
+}
+
+// Start starts every endpoint's actor (each loads its unfinished
+// deliveries), replays the events the log holds after the processed-up-to
+// mark, and starts the feeder and the mark writer. Call it before the node
+// accepts events.
+func (p *Pipeline) Start() error {
+	mark, err := p.store.ProcessedUpTo()
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	p.track = newTracker(mark)
+	for _, ep := range p.store.Config.Endpoints("") {
+		if _, err := p.sys.Spawn(KindEndpoint, ep.ID, p.endpointProducer(ep.ID)); err != nil {
+			return fmt.Errorf("pipeline: start endpoint %s: %w", ep.ID, err)
+		}
+	}
+	replayed := 0
+	from := mark + 1
+	for {
+		evs, err := p.store.Events.Read(from, 1024)
+		if err != nil {
+			return fmt.Errorf("pipeline: replay the log from %d: %w", from, err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for i := range evs {
+			if err := p.route(&evs[i]); err != nil {
+				return fmt.Errorf("pipeline: replay: %w", err)
+			}
+		}
+		replayed += len(evs)
+		from = evs[len(evs)-1].Seq + 1
+	}
+	p.feedMu.Lock()
+	p.fromSeq = from
+	p.feedMu.Unlock()
+	if replayed > 0 {
+		p.cfg.Log.Info("pipeline: replaying events after the processed-up-to mark", "mark", mark, "events", replayed)
+	}
+	p.wg.Add(2)
+	go p.feeder()
+	go p.marker()
+	return nil
+}
+
+// route sends one event to its visitor's actor.
+func (p *Pipeline) route(ev *firehook.Event) error {
+	p.track.add(ev.Seq)
+	id := VisitorActorID(ev.TenantID, ev.VisitorID)
+	return p.sys.Send(KindVisitor, id, visitor.ActorProducer(&p.visitor, id, ev.TenantID, ev.VisitorID), ev)
+}
+
+// feeder sends committed events to the visitor actors in log order.
+func (p *Pipeline) feeder() {
+	defer p.wg.Done()
+	var batch []*firehook.Event
+	for {
+		select {
+		case <-p.closing:
+			return
+		case <-p.feedSig:
+		}
+		p.feedMu.Lock()
+		batch, p.feed = p.feed, batch[:0]
+		from := p.fromSeq
+		p.feedMu.Unlock()
+		for _, ev := range batch {
+			if ev.Seq < from {
+				continue // read by Start's replay
+			}
+			if err := p.route(ev); err != nil {
+				if errors.Is(err, actors.ErrClosed) {
+					return
+				}
+				// Left for the replay after the next restart.
+				p.cfg.Log.Error("pipeline: event not routed", "event", ev.ID, "seq", ev.Seq, "err", err)
+			}
+		}
+		clear(batch)
+	}
+}
+
+// marker writes the processed-up-to mark when it moved.
+func (p *Pipeline) marker() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.MarkInterval)
+	defer t.Stop()
+	var written uint64
+	for {
+		select {
+		case <-p.closing:
+			return
+		case <-t.C:
+		}
+		if mark, _ := p.track.value(); mark > written {
+			if err := p.store.MarkProcessed(mark); err != nil {
+				p.cfg.Log.Error("pipeline: writing the processed-up-to mark", "err", err)
+				continue
+			}
+			written = mark
+		}
+	}
+}
+
+// dispatch is the visitor actors' hand-off to the person actors.
+func (p *Pipeline) dispatch(ev *firehook.Event, m identity.Match, s webhook.SessionInfo) error {
+	reply := make(chan error, 1)
+	id := PersonActorID(ev.TenantID, m.Person.PersonID)
+	w := &person.Work{Event: ev, Match: m, Session: s, Reply: reply}
+	if err := p.sys.Send(KindPerson, id, person.Producer(&p.person, id), w); err != nil {
+		return err
+	}
+	t := time.NewTimer(p.cfg.DispatchTimeout)
+	defer t.Stop()
+	select {
+	case err := <-reply:
+		return err
+	case <-p.closing:
+		return actors.ErrClosed
+	case <-t.C:
+		return fmt.Errorf("person actor %s did not answer within %s", id, p.cfg.DispatchTimeout)
+	}
+}
+
+// deliver is the person actors' hand-off to the endpoint actors.
+func (p *Pipeline) deliver(endpointID string, ds []firehook.Delivery) {
+	if err := p.sys.Send(KindEndpoint, endpointID, p.endpointProducer(endpointID), &endpoint.Enqueue{Deliveries: ds}); err != nil &&
+		!errors.Is(err, actors.ErrClosed) {
+		// The deliveries are in the outbox: the actor loads them when it starts.
+		p.cfg.Log.Error("pipeline: deliveries not handed to their endpoint actor", "endpoint", endpointID, "err", err)
+	}
+}
+
+func (p *Pipeline) endpointProducer(id string) func() actor.Actor {
+	return endpoint.Producer(&p.ep, id, p.EndpointStats(id))
+}
+
+// EndpointStats returns the live figures of endpoint id's actor.
+func (p *Pipeline) EndpointStats(id string) *endpoint.Stats {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	s := p.stats[id]
+	if s == nil {
+		s = new(endpoint.Stats)
+		p.stats[id] = s
+	}
+	return s
+}
+
+// EndpointChanged tells endpoint id's actor that its configuration
+// changed (or, for a deleted endpoint, stops it).
+func (p *Pipeline) EndpointChanged(id string) {
+	if _, ok := p.store.Config.Endpoint(id); !ok {
+		p.sys.Stop(KindEndpoint, id)
+		return
+	}
+	p.deliverMsg(id, &endpoint.Reload{})
+}
+
+// Replayed tells endpoint id's actor that deliveries of it were replayed.
+func (p *Pipeline) Replayed(id string) { p.deliverMsg(id, &endpoint.Reload{}) }
+
+func (p *Pipeline) deliverMsg(id string, msg any) {
+	if err := p.sys.Send(KindEndpoint, id, p.endpointProducer(id), msg); err != nil && !errors.Is(err, actors.ErrClosed) {
+		p.cfg.Log.Error("pipeline: endpoint actor not reached", "endpoint", id, "err", err)
+	}
+}
+
+// Mark returns the processed-up-to mark and how many events are being
+// processed.
+func (p *Pipeline) Mark() (mark uint64, outstanding int) { return p.track.value() }
+
+// Close stops the pipeline: the feeder, then every actor (closing the
+// actor system: an event being dispatched is abandoned, to be replayed
+// after the restart), then waits for the requests in flight (cancelled)
+// and writes the final processed-up-to mark. ctx bounds the wait for the
+// actors. Safe to call twice.
+func (p *Pipeline) Close(ctx context.Context) error {
+	var err error
+	p.once.Do(func() {
+		close(p.closing)
+		p.wg.Wait()
+		err = p.sys.Close(ctx)
+		p.attempts.Wait()
+		if mark, _ := p.track.value(); mark > 0 {
+			if e := p.store.MarkProcessed(mark); e != nil {
+				err = errors.Join(err, e)
+			}
+		}
+	})
+	return err
+}

@@ -1,0 +1,146 @@
+package visitor
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/actors/webhook"
+	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/persistence"
+)
+
+// ActorConfig is shared by every visitor actor of a node.
+type ActorConfig struct {
+	// Store holds the visitors' persisted state. Required.
+	Store *persistence.Store
+	// Matcher runs the match stage. Required.
+	Matcher *identity.Matcher
+	// Session holds the session rules.
+	Session Config
+	// Dispatch hands a matched event to its person's actor and returns
+	// once the decision and the deliveries are durable (or failed).
+	// Required.
+	Dispatch func(ev *firehook.Event, m identity.Match, s webhook.SessionInfo) error
+	// Done reports that the event with log sequence seq is fully
+	// processed: dispatched, or dropped (no match, suppressed). An event
+	// that is not reported is processed again after a restart. Required.
+	Done func(seq uint64)
+	// Passivate stops the actor (actors.System.Stop) after IdleTimeout
+	// without events. Nil: never.
+	Passivate func(id string)
+	// IdleTimeout is how long an actor waits for an event before it
+	// passivates. Default 1 min.
+	IdleTimeout time.Duration
+	// Log receives errors. Default slog.Default().
+	Log *slog.Logger
+}
+
+// Actor is the actor of one (tenant, visitor): it applies the visitor's
+// page views, in log order, to its session state, runs the match and
+// hands matched events to the person's actor.
+//
+// Replays are harmless: the persisted state carries the log sequence of
+// the last event applied, and an event at or below it is only reported
+// done. The state is stored after the event's dispatch is durable, so an
+// event applied to the stored state has been dispatched; an event
+// dispatched but not yet applied (a crash in between) is applied again to
+// the same older state — the same session, since session ids are derived
+// from the event — and its dispatch answers with the stored decision.
+type Actor struct {
+	cfg             *ActorConfig
+	id              string
+	tenant, visitor string
+	seq             uint64
+	state           State
+	loaded          bool
+}
+
+// ActorProducer returns the producer of the visitor actor id for
+// (tenantID, visitorID).
+func ActorProducer(cfg *ActorConfig, id, tenantID, visitorID string) func() actor.Actor {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return func() actor.Actor {
+		return &Actor{cfg: cfg, id: id, tenant: tenantID, visitor: visitorID}
+	}
+}
+
+// Receive implements actor.Actor.
+func (a *Actor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		if a.cfg.Passivate != nil {
+			c.SetReceiveTimeout(a.cfg.IdleTimeout)
+		}
+	case *actor.ReceiveTimeout:
+		a.cfg.Passivate(a.id)
+	case *firehook.Event:
+		if err := a.handle(m); err != nil {
+			// Not reported done: the event is processed again after a
+			// restart. The in-memory state is reloaded then as well.
+			a.loaded = false
+			a.cfg.Log.Error("visitor: event not processed", "visitor", a.id, "event", m.ID, "seq", m.Seq, "err", err)
+		}
+	}
+}
+
+func (a *Actor) load() error {
+	if a.loaded {
+		return nil
+	}
+	rec, ok, err := a.cfg.Store.Visitor(a.tenant, a.visitor)
+	if err != nil {
+		return err
+	}
+	a.seq, a.state = 0, State{}
+	if ok {
+		if err := a.state.UnmarshalBinary(rec.State); err != nil {
+			return fmt.Errorf("visitor %s: %w", a.id, err)
+		}
+		a.seq = rec.Seq
+	}
+	a.loaded = true
+	return nil
+}
+
+func (a *Actor) handle(ev *firehook.Event) error {
+	if err := a.load(); err != nil {
+		return err
+	}
+	if ev.Seq != 0 && ev.Seq <= a.seq {
+		a.cfg.Done(ev.Seq) // a replay of an event already applied
+		return nil
+	}
+	a.cfg.Session.Observe(&a.state, ev, func() string {
+		// Derived from the event, so that applying it again gives the same id.
+		return DeriveSessionID(ev.TenantID, ev.VisitorID, ev.ID, a.state.VisitCount)
+	})
+	out, err := a.cfg.Matcher.Match(identity.VisitFromEvent(ev))
+	if err != nil {
+		return fmt.Errorf("match: %w", err)
+	}
+	if out.Person != nil && !out.Suppressed {
+		s := webhook.SessionInfo{ID: a.state.SessionID, PagesViewed: a.state.PagesViewed, VisitCount: a.state.VisitCount}
+		if err := a.cfg.Dispatch(ev, out.Match, s); err != nil {
+			return fmt.Errorf("dispatch: %w", err)
+		}
+	}
+	b, err := a.state.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	if err := a.cfg.Store.PutVisitor(a.tenant, a.visitor, persistence.VisitorRecord{Seq: ev.Seq, State: b}); err != nil {
+		return err
+	}
+	a.seq = ev.Seq
+	a.cfg.Done(ev.Seq)
+	return nil
+}
