@@ -3,8 +3,11 @@ package node_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"math/rand"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,4 +129,173 @@ func TestPipeline_PixelToSignedWebhook_FirstMatchThenUpdatesInSequence(t *testin
 	if n := len(rc.Got()); n != 5 {
 		t.Fatalf("receiver got %d deliveries; want 5", n)
 	}
+}
+
+// fastRetries makes failed deliveries come back within tens of
+// milliseconds, so that tests can run many retries.
+func fastRetries(c *node.Config) {
+	c.Pipeline.Endpoint.Schedule = webhook.Schedule{Steps: []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond},
+		Every: 40 * time.Millisecond, Jitter: 0.2}
+	c.Pipeline.Endpoint.BreakerThreshold = 1 << 30 // failures here are per request, not an endpoint outage
+}
+
+// flaky answers 500 to a share of requests, chosen by a seeded generator.
+func flaky(seed int64, failShare float64) func(w http.ResponseWriter, r *testkit.Received) {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewSource(seed))
+	return func(w http.ResponseWriter, r *testkit.Received) {
+		mu.Lock()
+		fail := rng.Float64() < failShare
+		mu.Unlock()
+		if fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// Promise (1): whatever the interleaving of persons' page views and
+// whichever requests fail, each endpoint sees each person's events in
+// sequence order — no request for sequence k+1 before k was answered 2xx —
+// with sequences 1..n and no gap.
+func TestPipeline_OrderPerPersonHoldsUnderRandomInterleavingsAndFailures(t *testing.T) {
+	for seed := int64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			w := newWorld(t, fastRetries)
+			rng := rand.New(rand.NewSource(seed))
+			const persons = 12
+			var rcs []*testkit.Receiver
+			var eps []firehook.Endpoint
+			for i := range 2 {
+				rc := testkit.NewReceiver(t, flaky(seed*10+int64(i), 0.35))
+				rcs = append(rcs, rc)
+				eps = append(eps, w.endpoint(t, rc.URL, nil))
+			}
+			for p := range persons {
+				w.person(t, fmt.Sprintf("p_%d", p), fmt.Sprintf("person%d@example.com", p))
+			}
+			// A random interleaving of page views: each person's first
+			// carries the email, later ones only the visitor id.
+			views := make([]int, persons) // page views sent per person
+			total := 0
+			for range 120 {
+				p := rng.Intn(persons)
+				email := ""
+				if views[p] == 0 {
+					email = fmt.Sprintf("person%d@example.com", p)
+				}
+				w.view(t, fmt.Sprintf("v_%d", p), email, fmt.Sprintf("page-%d", views[p]))
+				views[p]++
+				total++
+			}
+			for i, rc := range rcs {
+				testkit.Eventually(t, 30*time.Second, func() bool {
+					ds, _, err := w.n.Store().Outbox().List(eps[i].ID, firehook.DeliveryDelivered, "", 1000)
+					return err == nil && len(ds) == total
+				}, "endpoint %d: %d deliveries delivered", i, total)
+				checkOrder(t, rc.Got(), eps[i].Secret, views)
+			}
+		})
+	}
+}
+
+// checkOrder asserts promise (1) on what one endpoint received.
+func checkOrder(t *testing.T, got []testkit.Received, secret string, views []int) {
+	t.Helper()
+	type state struct {
+		delivered uint64 // highest sequence answered 2xx
+	}
+	byPerson := map[string]*state{}
+	for _, g := range got {
+		p := decode(t, g, secret)
+		if p.Data.Person == nil {
+			t.Fatalf("delivery without a person: %s", g.Body)
+		}
+		st := byPerson[p.Data.Person.ID]
+		if st == nil {
+			st = &state{}
+			byPerson[p.Data.Person.ID] = st
+		}
+		switch {
+		case p.Sequence == st.delivered+1:
+		case p.Sequence <= st.delivered:
+			t.Errorf("%s: sequence %d requested again after %d was delivered", p.Data.Person.ID, p.Sequence, st.delivered)
+		default:
+			t.Errorf("%s: sequence %d requested before %d was delivered", p.Data.Person.ID, p.Sequence, st.delivered+1)
+		}
+		if g.Status == http.StatusOK && p.Sequence == st.delivered+1 {
+			st.delivered++
+		}
+	}
+	for i, n := range views {
+		id := fmt.Sprintf("p_%d", i)
+		if n == 0 {
+			continue
+		}
+		if st := byPerson[id]; st == nil || st.delivered != uint64(n) {
+			t.Errorf("%s: delivered up to %v; want %d", id, st, n)
+		}
+	}
+}
+
+// blackHole never answers: it holds the request until the client gives up.
+func blackHole(w http.ResponseWriter, r *testkit.Received) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	// Read until the client closes the connection (its timeout).
+	_, _ = io.Copy(io.Discard, conn)
+	conn.Close()
+}
+
+// Promise (4): endpoints that never answer hold only their own lanes and
+// in-flight slots; a healthy endpoint of the same tenant receives every
+// event promptly meanwhile.
+func TestPipeline_BlackHoleEndpointsDoNotSlowAHealthyOne(t *testing.T) {
+	w := newWorld(t, nil)
+	healthy := testkit.NewReceiver(t, nil)
+	ep := w.endpoint(t, healthy.URL, nil)
+	var holes []*testkit.Receiver
+	for range 10 {
+		rc := testkit.NewReceiver(t, blackHole)
+		holes = append(holes, rc)
+		w.endpoint(t, rc.URL, func(e *firehook.Endpoint) { e.TimeoutMS = 30_000 })
+	}
+	const persons, views = 10, 5
+	for p := range persons {
+		w.person(t, fmt.Sprintf("p_%d", p), fmt.Sprintf("person%d@example.com", p))
+	}
+	sent := map[string]time.Time{}
+	for i := range views {
+		for p := range persons {
+			email := ""
+			if i == 0 {
+				email = fmt.Sprintf("person%d@example.com", p)
+			}
+			at := time.Now()
+			sent[w.view(t, fmt.Sprintf("v_%d", p), email, fmt.Sprintf("page-%d", i))] = at
+		}
+	}
+	got := healthy.WaitFor(t, persons*views, 10*time.Second)
+	var worst time.Duration
+	for _, g := range got {
+		p := decode(t, g, ep.Secret)
+		worst = max(worst, g.At.Sub(sent[p.ID]))
+	}
+	// Loose on purpose (a noisy 2-core machine under -race): the black
+	// holes hold their requests for 30 s, so a healthy delivery that
+	// waited on them would be late by seconds, not milliseconds.
+	if worst > 2*time.Second {
+		t.Fatalf("slowest healthy delivery took %s from its page view", worst)
+	}
+	// Each black hole holds at most its max_in_flight (8) requests: one per
+	// person lane at the head, never the persons' later events.
+	for i, rc := range holes {
+		if n := len(rc.Got()); n > 8 {
+			t.Errorf("black hole %d got %d requests; max_in_flight is 8", i, n)
+		}
+	}
+	t.Logf("slowest of %d healthy deliveries: %s from page view to arrival", len(got), worst)
 }

@@ -28,6 +28,10 @@ type Enqueue struct {
 // a change of the endpoint.
 type Reload struct{}
 
+// crash makes the actor panic while handling it: the fault injection of
+// the supervision tests (export_test.go). Nothing else sends it.
+type crash string
+
 // tick wakes the actor when a delivery comes due, a rate-limit token is
 // there or the breaker may probe.
 type tick struct{}
@@ -106,6 +110,8 @@ func (a *Actor) Receive(c actor.Context) {
 	case *attemptDone:
 		a.finish(m)
 		a.pump()
+	case crash:
+		panic(string(m))
 	}
 }
 

@@ -132,7 +132,11 @@ func (q *queue) finish(d firehook.Delivery) {
 	if d.Status.Finished() {
 		q.remove(l, cur)
 	} else {
+		payload := cur.Payload // reports carry no payload: keep the one in memory
 		*cur = d
+		if cur.Payload == nil {
+			cur.Payload = payload
+		}
 	}
 	if len(l.items) == 0 {
 		if l.where != nil {

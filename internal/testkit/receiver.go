@@ -1,7 +1,9 @@
 package testkit
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -15,6 +17,9 @@ type Received struct {
 	Body   []byte
 	At     time.Time // when its body had been read
 	Call   int       // 1 for the receiver's first request, …
+	// Status is the status code the receiver answered (0 while the
+	// answer is being made, or when none was written).
+	Status int
 }
 
 // Receiver is a real webhook endpoint on 127.0.0.1 that records every
@@ -52,12 +57,50 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 	close(rc.changed)
 	rc.changed = make(chan struct{})
 	rc.mu.Unlock()
+	sw := &statusWriter{ResponseWriter: w}
 	if rc.respond == nil {
-		w.WriteHeader(http.StatusOK)
-		return
+		sw.WriteHeader(http.StatusOK)
+	} else {
+		rc.respond(sw, &got)
 	}
-	rc.respond(w, &got)
+	// Recorded before the handler returns, that is before the answer is
+	// sent: a client that saw the answer finds its status here.
+	rc.mu.Lock()
+	rc.got[got.Call-1].Status = sw.status
+	rc.mu.Unlock()
 }
+
+// statusWriter remembers the status code written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Hijack hands the connection to a respond function that resets or
+// black-holes it.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Flush sends what was written so far.
+func (w *statusWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the connection (Hijack, Flush).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Close stops the receiver and the requests it holds (CloseClientConnections
 // ends black-holed ones).
