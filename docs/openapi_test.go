@@ -106,7 +106,8 @@ const (
 // a temporary directory, with the identity graph and the suppression
 // lists, so that the route table holds every route a node serves (the
 // graph and suppression routes are only mounted when the Config has
-// them). The store holds one tenant, whose API key is tenantKey.
+// them, the delivery routes when it has the outbox). The store holds
+// one tenant, whose API key is tenantKey.
 func adminHandler(t *testing.T) *admin.Handler {
 	t.Helper()
 	store := testkit.OpenStore(t, t.TempDir())
@@ -132,6 +133,7 @@ func adminHandler(t *testing.T) *admin.Handler {
 		OperatorTokenHash: admin.HashToken(operatorToken),
 		Graph:             graph,
 		Suppressions:      sup,
+		Outbox:            store.Outbox(),
 		OpenAPI:           docs.OpenAPI,
 		Log:               testkit.Logger(t, slog.LevelWarn),
 	})

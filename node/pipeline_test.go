@@ -299,3 +299,39 @@ func TestPipeline_BlackHoleEndpointsDoNotSlowAHealthyOne(t *testing.T) {
 	}
 	t.Logf("slowest of %d healthy deliveries: %s from page view to arrival", len(got), worst)
 }
+
+// Replay through the admin API delivers the same event again, with the
+// same webhook-id, as the next attempt of the receipt.
+func TestPipeline_ReplayDeliversTheSameEventAgain(t *testing.T) {
+	w := newWorld(t, nil)
+	w.person(t, "p_ada", "ada@engines.example")
+	rc := testkit.NewReceiver(t, nil)
+	ep := w.endpoint(t, rc.URL, nil)
+	id := w.view(t, "v_ada", "ada@engines.example", "home")
+	rc.WaitFor(t, 1, 10*time.Second)
+	var receipt firehook.Delivery
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		ds, _, err := w.n.Store().Outbox().List(ep.ID, firehook.DeliveryDelivered, "", 10)
+		if err != nil || len(ds) != 1 {
+			return false
+		}
+		receipt = ds[0]
+		return true
+	}, "the delivery is delivered")
+
+	admin := "http://" + w.n.AdminAddr()
+	r := testkit.Do(t, http.DefaultClient, http.MethodPost, admin+"/v1/deliveries/"+receipt.ID+"/replay", nil,
+		"Authorization", "Bearer op")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("replay: %d %s", r.Status, r.Body)
+	}
+	got := rc.WaitFor(t, 2, 10*time.Second)
+	if h := got[1].Header; h.Get(webhook.HeaderID) != id || h.Get(webhook.HeaderAttempt) != "2" {
+		t.Fatalf("replayed request: webhook-id %s attempt %s; want %s attempt 2",
+			h.Get(webhook.HeaderID), h.Get(webhook.HeaderAttempt), id)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		d, ok, err := w.n.Store().Outbox().Get(receipt.ID)
+		return err == nil && ok && d.Status == firehook.DeliveryDelivered && len(d.Attempts) == 2
+	}, "the receipt shows two attempts, delivered")
+}

@@ -133,26 +133,43 @@ func (o *Outbox) Update(d firehook.Delivery) error {
 	if !d.Status.Valid() {
 		return fmt.Errorf("outbox: update %s: status %q: %w", d.ID, d.Status, firehook.ErrInvalid)
 	}
-	err := o.write(d.ID, func(txn *badger.Txn) error {
-		old, ok, err := getDelivery(txn, d.ID, false)
+	_, err := o.change(d.ID, time.Now(), func(next *firehook.Delivery) {
+		next.Status = d.Status
+		next.Attempts = d.Attempts
+		next.NextAttemptAt = d.NextAttemptAt
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: update %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// change is the read-modify-write of one stored delivery (Update,
+// Replay): it applies fn to the record of id, sets UpdatedAt to now, and
+// writes it with putDelivery (which moves the index entries and the
+// expiry with the status), in one transaction under the delivery's
+// stripe. It returns the new record, without Payload, once it is on
+// disk; ErrNotFound when the delivery does not exist (or has expired).
+// fn may run more than once (see write).
+func (o *Outbox) change(id string, now time.Time, fn func(d *firehook.Delivery)) (firehook.Delivery, error) {
+	var next firehook.Delivery
+	err := o.write(id, func(txn *badger.Txn) error {
+		old, ok, err := getDelivery(txn, id, false)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return firehook.ErrNotFound
 		}
-		now := time.Now()
-		next := old
-		next.Status = d.Status
-		next.Attempts = d.Attempts
-		next.NextAttemptAt = d.NextAttemptAt
+		next = old
+		fn(&next)
 		next.UpdatedAt = now
 		return o.putDelivery(txn, &old, &next, now)
 	})
 	if err != nil {
-		return fmt.Errorf("outbox: update %s: %w", d.ID, err)
+		return firehook.Delivery{}, err
 	}
-	return nil
+	return next, nil
 }
 
 // List returns an endpoint's deliveries newest first (by creation), those

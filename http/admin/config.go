@@ -6,6 +6,7 @@ import (
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/persistence"
 )
 
 // ConfigStore is the configuration the admin API manages; it is the
@@ -50,6 +51,21 @@ type Config struct {
 	// Suppressions are the suppression lists. Nil: their routes are not
 	// served.
 	Suppressions *identity.Suppressions
+	// Outbox holds the deliveries: their receipts and replay. Nil: the
+	// delivery routes are not served.
+	Outbox *persistence.Outbox
+	// OnReplay is called with an endpoint's id after deliveries of it were
+	// replayed (the change is durable by then), so that the endpoint's
+	// actor picks them up. It runs on the request's goroutine: it must be
+	// safe for concurrent use and must not block (hand the work over).
+	// Nil: nobody is told.
+	OnReplay func(endpointID string)
+	// OnEndpointChange is called with an endpoint's id after it was
+	// created, patched, deleted, enabled, disabled or given a new secret
+	// (the change is durable by then), so that its actor reloads it. It
+	// runs on the request's goroutine: it must be safe for concurrent use
+	// and must not block. Nil: nobody is told.
+	OnEndpointChange func(endpointID string)
 	// OpenAPI is the OpenAPI document served at /v1/openapi.json.
 	OpenAPI []byte
 	// MaxBody is the largest request body in bytes. Default 64 KiB.
@@ -78,5 +94,11 @@ func (c *Config) withDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.OnReplay == nil {
+		c.OnReplay = func(string) {}
+	}
+	if c.OnEndpointChange == nil {
+		c.OnEndpointChange = func(string) {}
 	}
 }

@@ -29,6 +29,11 @@ const (
 	maxTimeoutMS       = 60_000
 	maxHeaders         = 20
 	maxHeaderValueLen  = 1024
+	maxBatchWindowMS   = 60_000
+	minRetryWindowS    = 60
+	maxRetryWindowS    = 7 * 24 * 3600
+	minAutoDisableS    = 3600
+	maxAutoDisableS    = 30 * 24 * 3600
 )
 
 // reservedHeaders are set by Firehook on every delivery; an endpoint may
@@ -53,6 +58,9 @@ type endpointView struct {
 	RateLimitPerS  int                    `json:"rate_limit_per_s"`
 	TimeoutMS      int                    `json:"timeout_ms"`
 	Headers        map[string]string      `json:"headers"`
+	BatchWindowMS  int                    `json:"batch_window_ms"`
+	RetryWindowS   int                    `json:"retry_window_s"`
+	AutoDisableS   int                    `json:"auto_disable_after_s"`
 	State          firehook.EndpointState `json:"state"`
 	DisabledReason string                 `json:"disabled_reason,omitempty"`
 	Secret         string                 `json:"secret,omitempty"`
@@ -63,6 +71,7 @@ type endpointView struct {
 func viewEndpoint(e firehook.Endpoint) endpointView {
 	return endpointView{ID: e.ID, TenantID: e.TenantID, URL: e.URL, Events: e.Events, Description: e.Description,
 		MaxInFlight: e.MaxInFlight, RateLimitPerS: e.RateLimitPerS, TimeoutMS: e.TimeoutMS, Headers: e.Headers,
+		BatchWindowMS: e.BatchWindowMS, RetryWindowS: e.RetryWindowS, AutoDisableS: e.AutoDisableAfterS,
 		State: e.State, DisabledReason: e.DisabledReason, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
@@ -76,6 +85,9 @@ type endpointFields struct {
 	RateLimitPerS *int               `json:"rate_limit_per_s"`
 	TimeoutMS     *int               `json:"timeout_ms"`
 	Headers       *map[string]string `json:"headers"`
+	BatchWindowMS *int               `json:"batch_window_ms"`
+	RetryWindowS  *int               `json:"retry_window_s"`
+	AutoDisableS  *int               `json:"auto_disable_after_s"`
 }
 
 func (f *endpointFields) apply(e *firehook.Endpoint) {
@@ -99,6 +111,37 @@ func (f *endpointFields) apply(e *firehook.Endpoint) {
 	}
 	if f.Headers != nil {
 		e.Headers = *f.Headers
+	}
+	if f.BatchWindowMS != nil {
+		e.BatchWindowMS = *f.BatchWindowMS
+	}
+	if f.RetryWindowS != nil {
+		e.RetryWindowS = *f.RetryWindowS
+	}
+	if f.AutoDisableS != nil {
+		e.AutoDisableAfterS = *f.AutoDisableS
+	}
+}
+
+// withEndpointDefaults gives the fields of e that are zero their
+// defaults: those of a new endpoint, and the fields an endpoint stored
+// before they existed does not have (a PATCH fills them in before it
+// applies what was sent, so that a zero sent is still refused).
+func withEndpointDefaults(e *firehook.Endpoint) {
+	if len(e.Events) == 0 {
+		e.Events = slices.Clone(knownEvents)
+	}
+	if e.MaxInFlight == 0 {
+		e.MaxInFlight = defaultMaxInFlight
+	}
+	if e.TimeoutMS == 0 {
+		e.TimeoutMS = defaultTimeoutMS
+	}
+	if e.RetryWindowS == 0 {
+		e.RetryWindowS = int(firehook.DefaultRetryWindow / time.Second)
+	}
+	if e.AutoDisableAfterS == 0 {
+		e.AutoDisableAfterS = int(firehook.DefaultAutoDisableAfter / time.Second)
 	}
 }
 
@@ -132,6 +175,15 @@ func (h *Handler) checkEndpoint(e *firehook.Endpoint) error {
 	}
 	if e.TimeoutMS < minTimeoutMS || e.TimeoutMS > maxTimeoutMS {
 		return api.Errorf(api.CodeValidation, "timeout_ms must be %d to %d", minTimeoutMS, maxTimeoutMS)
+	}
+	if e.BatchWindowMS < 0 || e.BatchWindowMS > maxBatchWindowMS {
+		return api.Errorf(api.CodeValidation, "batch_window_ms must be 0 (no batching) to %d", maxBatchWindowMS)
+	}
+	if e.RetryWindowS < minRetryWindowS || e.RetryWindowS > maxRetryWindowS {
+		return api.Errorf(api.CodeValidation, "retry_window_s must be %d to %d", minRetryWindowS, maxRetryWindowS)
+	}
+	if e.AutoDisableAfterS < minAutoDisableS || e.AutoDisableAfterS > maxAutoDisableS {
+		return api.Errorf(api.CodeValidation, "auto_disable_after_s must be %d to %d", minAutoDisableS, maxAutoDisableS)
 	}
 	return checkHeaders(e)
 }
@@ -223,8 +275,8 @@ func (h *Handler) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.cfg.Now().UTC()
 	e := firehook.Endpoint{ID: firehook.NewID(firehook.PrefixEndpoint), TenantID: tenantID,
-		Events: slices.Clone(knownEvents), MaxInFlight: defaultMaxInFlight, TimeoutMS: defaultTimeoutMS,
 		State: firehook.EndpointEnabled, Secret: firehook.NewWebhookSecret(), CreatedAt: now, UpdatedAt: now}
+	withEndpointDefaults(&e)
 	req.endpointFields.apply(&e)
 	if err := h.checkEndpoint(&e); err != nil {
 		h.fail(w, err)
@@ -234,6 +286,7 @@ func (h *Handler) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
+	h.cfg.OnEndpointChange(e.ID)
 	v := viewEndpoint(e)
 	v.Secret = e.Secret
 	api.WriteJSON(w, http.StatusCreated, v)
@@ -271,7 +324,8 @@ func (h *Handler) getEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 // updateEndpoint applies fn to the endpoint of the path (after the scope
-// check) and answers the result.
+// check) and tells OnEndpointChange; it answers an error itself, and
+// returns the updated endpoint and true when there was none.
 func (h *Handler) updateEndpoint(w http.ResponseWriter, r *http.Request, fn func(*firehook.Endpoint) error) (firehook.Endpoint, bool) {
 	e, err := h.endpoint(r)
 	if err == nil {
@@ -287,6 +341,7 @@ func (h *Handler) updateEndpoint(w http.ResponseWriter, r *http.Request, fn func
 		h.fail(w, err)
 		return e, false
 	}
+	h.cfg.OnEndpointChange(e.ID)
 	return e, true
 }
 
@@ -297,6 +352,7 @@ func (h *Handler) patchEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e, ok := h.updateEndpoint(w, r, func(e *firehook.Endpoint) error {
+		withEndpointDefaults(e)
 		req.apply(e)
 		return h.checkEndpoint(e)
 	}); ok {
@@ -313,6 +369,7 @@ func (h *Handler) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
+	h.cfg.OnEndpointChange(e.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -63,7 +63,15 @@ func TestEndpoints_CreateAnswersTheSecretAndDefaults(t *testing.T) {
 		t.Errorf("max_in_flight, timeout_ms, rate_limit_per_s = %d, %d, %d; want 8, 10000, 0",
 			got.MaxInFlight, got.TimeoutMS, got.RateLimitPerS)
 	}
+	if got.BatchWindowMS != 0 || got.RetryWindowS != 86_400 || got.AutoDisableS != 432_000 {
+		t.Errorf("batch_window_ms, retry_window_s, auto_disable_after_s = %d, %d, %d; want 0, 86400, 432000",
+			got.BatchWindowMS, got.RetryWindowS, got.AutoDisableS)
+	}
 	stored := e.storedEndpoint(t, got.ID)
+	if stored.BatchWindowMS != 0 || stored.RetryWindowS != 86_400 || stored.AutoDisableAfterS != 432_000 {
+		t.Errorf("stored batch window, retry window, auto-disable = %d, %d, %d; want the defaults stored explicitly",
+			stored.BatchWindowMS, stored.RetryWindowS, stored.AutoDisableAfterS)
+	}
 	if stored.Secret != got.Secret || stored.PreviousSecret != "" {
 		t.Errorf("stored secret = %q (previous %q), want the answered %q", stored.Secret, stored.PreviousSecret, got.Secret)
 	}
@@ -86,13 +94,16 @@ func TestEndpoints_CreateNormalisesFields(t *testing.T) {
 	e := newEnv(t)
 	tenant := e.createTenant(t, "Acme")
 	got := ok[endpointResp](t, e.do(t, http.MethodPost, "/v1/endpoints", tenant.APIKey, validEndpoint(t, map[string]any{
-		"url":              "  https://hooks.example.com/a?b=c  ",
-		"events":           []string{firehook.EventUpdated, firehook.EventUpdated},
-		"description":      "  CRM sync  ",
-		"max_in_flight":    256,
-		"rate_limit_per_s": 100_000,
-		"timeout_ms":       100,
-		"headers":          map[string]string{"x-api-key": "k1", "Authorization": "Bearer downstream"},
+		"url":                  "  https://hooks.example.com/a?b=c  ",
+		"events":               []string{firehook.EventUpdated, firehook.EventUpdated},
+		"description":          "  CRM sync  ",
+		"max_in_flight":        256,
+		"rate_limit_per_s":     100_000,
+		"timeout_ms":           100,
+		"headers":              map[string]string{"x-api-key": "k1", "Authorization": "Bearer downstream"},
+		"batch_window_ms":      250,
+		"retry_window_s":       3600,
+		"auto_disable_after_s": 7200,
 	})), http.StatusCreated)
 	if got.URL != "https://hooks.example.com/a?b=c" {
 		t.Errorf("url = %q, want it trimmed", got.URL)
@@ -105,6 +116,10 @@ func TestEndpoints_CreateNormalisesFields(t *testing.T) {
 	}
 	if got.MaxInFlight != 256 || got.RateLimitPerS != 100_000 || got.TimeoutMS != 100 {
 		t.Errorf("limits = %d, %d, %d; want the ones sent", got.MaxInFlight, got.RateLimitPerS, got.TimeoutMS)
+	}
+	if got.BatchWindowMS != 250 || got.RetryWindowS != 3600 || got.AutoDisableS != 7200 {
+		t.Errorf("batch window, retry window, auto-disable = %d, %d, %d; want the ones sent",
+			got.BatchWindowMS, got.RetryWindowS, got.AutoDisableS)
 	}
 	if want := map[string]string{"X-Api-Key": "k1", "Authorization": "Bearer downstream"}; !mapsEqual(got.Headers, want) {
 		t.Errorf("headers = %v, want canonical names %v", got.Headers, want)
@@ -210,6 +225,15 @@ var invalidEndpointFields = []struct {
 	{"timeout_ms 5", map[string]any{"timeout_ms": 5}, "validation_failed"},
 	{"timeout_ms over a minute", map[string]any{"timeout_ms": 60_001}, "validation_failed"},
 	{"description over 512 characters", map[string]any{"description": strings.Repeat("d", 513)}, "validation_failed"},
+	{"negative batch_window_ms", map[string]any{"batch_window_ms": -1}, "validation_failed"},
+	{"batch_window_ms over a minute", map[string]any{"batch_window_ms": 60_001}, "validation_failed"},
+	{"retry_window_s 0", map[string]any{"retry_window_s": 0}, "validation_failed"},
+	{"retry_window_s under a minute", map[string]any{"retry_window_s": 59}, "validation_failed"},
+	{"retry_window_s over a week", map[string]any{"retry_window_s": 604_801}, "validation_failed"},
+	{"auto_disable_after_s 0", map[string]any{"auto_disable_after_s": 0}, "validation_failed"},
+	{"auto_disable_after_s under an hour", map[string]any{"auto_disable_after_s": 3599}, "validation_failed"},
+	{"auto_disable_after_s over 30 days", map[string]any{"auto_disable_after_s": 2_592_001}, "validation_failed"},
+	{"retry_window_s as a string", map[string]any{"retry_window_s": "86400"}, "invalid_json"},
 	{"reserved header Webhook-Signature", map[string]any{"headers": map[string]string{"Webhook-Signature": "v1,forged"}}, "validation_failed"},
 	{"reserved header webhook-id", map[string]any{"headers": map[string]string{"webhook-id": "evt_forged"}}, "validation_failed"},
 	{"reserved header Content-Type", map[string]any{"headers": map[string]string{"Content-Type": "text/plain"}}, "validation_failed"},
@@ -281,6 +305,12 @@ func TestEndpoints_CreateAcceptsTheLimits(t *testing.T) {
 		{"20 headers", map[string]any{"headers": manyHeaders(20)}},
 		{"header value of 1024 bytes", map[string]any{"headers": map[string]string{"X-Api-Key": strings.Repeat("v", 1024)}}},
 		{"only First Match", map[string]any{"events": []string{firehook.EventIdentified}}},
+		{"batch_window_ms 0", map[string]any{"batch_window_ms": 0}},
+		{"batch_window_ms 60000", map[string]any{"batch_window_ms": 60_000}},
+		{"retry_window_s 60", map[string]any{"retry_window_s": 60}},
+		{"retry_window_s 604800", map[string]any{"retry_window_s": 604_800}},
+		{"auto_disable_after_s 3600", map[string]any{"auto_disable_after_s": 3600}},
+		{"auto_disable_after_s 2592000", map[string]any{"auto_disable_after_s": 2_592_000}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ok[endpointResp](t, e.do(t, http.MethodPost, "/v1/endpoints", tenant.APIKey, validEndpoint(t, tc.fields)),
@@ -472,5 +502,66 @@ func TestEndpoints_DeleteRemovesTheEndpoint(t *testing.T) {
 	}](t, e.do(t, http.MethodGet, "/v1/endpoints", tenant.APIKey, ""), http.StatusOK)
 	if list.Endpoints == nil || len(list.Endpoints) != 0 {
 		t.Errorf("endpoints after delete = %#v, want []", list.Endpoints)
+	}
+}
+
+func TestEndpoints_PatchFillsInTheDefaultsOfAnOlderRecord(t *testing.T) {
+	e := newEnv(t)
+	tenant := e.createTenant(t, "Acme")
+	ep := e.createEndpoint(t, tenant.APIKey, tenant.ID, "https://hooks.example.com/a")
+	// As stored before the batching, retry-window and auto-disable fields existed.
+	if _, err := e.store.Config.UpdateEndpoint(ep.ID, func(s *firehook.Endpoint) error {
+		s.BatchWindowMS, s.RetryWindowS, s.AutoDisableAfterS = 0, 0, 0
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	got := ok[endpointResp](t, e.do(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, tenant.APIKey, `{"description":"patched"}`),
+		http.StatusOK)
+
+	if got.Description != "patched" || got.BatchWindowMS != 0 || got.RetryWindowS != 86_400 || got.AutoDisableS != 432_000 {
+		t.Errorf("PATCH answered %+v; want the change, with the defaults filled in", got)
+	}
+	e.refuses(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, tenant.APIKey, `{"retry_window_s":0}`, http.StatusBadRequest,
+		"validation_failed")
+}
+
+func TestEndpoints_EveryChangeIsReportedToOnEndpointChange(t *testing.T) {
+	changes := &recorder{}
+	e := newEnv(t, func(c *admin.Config) { c.OnEndpointChange = changes.record })
+	tenant := e.createTenant(t, "Acme")
+	ep := e.createEndpoint(t, tenant.APIKey, tenant.ID, "https://hooks.example.com/a")
+	if got := changes.take(); !slices.Equal(got, []string{ep.ID}) {
+		t.Fatalf("after create: OnEndpointChange calls = %v, want [%s]", got, ep.ID)
+	}
+	for _, step := range []struct {
+		name, method, path, body string
+		status                   int
+		changed                  bool
+	}{
+		{"patch", http.MethodPatch, "", `{"batch_window_ms":500}`, http.StatusOK, true},
+		{"refused patch", http.MethodPatch, "", `{"batch_window_ms":-5}`, http.StatusBadRequest, false},
+		{"disable", http.MethodPost, "/disable", "", http.StatusOK, true},
+		{"enable", http.MethodPost, "/enable", "", http.StatusOK, true},
+		{"rotate secret", http.MethodPost, "/rotate-secret", "", http.StatusOK, true},
+		{"read", http.MethodGet, "", "", http.StatusOK, false},
+		{"read the secret", http.MethodGet, "/secret", "", http.StatusOK, false},
+		{"delete", http.MethodDelete, "", "", http.StatusNoContent, true},
+		{"delete again", http.MethodDelete, "", "", http.StatusNotFound, false},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			r := e.do(t, step.method, "/v1/endpoints/"+ep.ID+step.path, tenant.APIKey, step.body)
+			if r.Status != step.status {
+				t.Fatalf("status = %d, want %d; body %s", r.Status, step.status, r.Body)
+			}
+			var want []string
+			if step.changed {
+				want = []string{ep.ID}
+			}
+			if got := changes.take(); !slices.Equal(got, want) {
+				t.Errorf("OnEndpointChange calls = %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -21,6 +21,8 @@ import (
 //	POST /v1/endpoints; GET /v1/endpoints; GET, PATCH, DELETE /v1/endpoints/{id}
 //	GET  /v1/endpoints/{id}/secret
 //	POST /v1/endpoints/{id}/rotate-secret, /disable, /enable
+//	GET  /v1/endpoints/{id}/deliveries; POST /v1/endpoints/{id}/replay
+//	GET  /v1/deliveries/{id}; POST /v1/deliveries/{id}/replay
 //	POST /v1/graph/import; GET /v1/graph/lookup, /v1/graph/stats;
 //	DELETE /v1/graph/persons/{id}                        operator
 //	POST, GET, DELETE /v1/tenants/{id}/suppressions
@@ -75,6 +77,12 @@ func New(cfg Config) *Handler {
 		r.Post("/v1/endpoints/{id}/disable", h.disableEndpoint)
 		r.Post("/v1/endpoints/{id}/enable", h.enableEndpoint)
 
+		if h.cfg.Outbox != nil {
+			r.Get("/v1/endpoints/{id}/deliveries", h.listDeliveries)
+			r.Post("/v1/endpoints/{id}/replay", h.replayEndpoint)
+			r.Get("/v1/deliveries/{id}", h.getDelivery)
+			r.Post("/v1/deliveries/{id}/replay", h.replayDelivery)
+		}
 		if h.cfg.Graph != nil {
 			r.With(operatorOnly).Post("/v1/graph/import", h.importGraph)
 			r.With(operatorOnly).Get("/v1/graph/lookup", h.lookupGraph)

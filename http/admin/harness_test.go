@@ -73,6 +73,7 @@ func (e *env) start(t testing.TB) {
 		OperatorTokenHash: admin.HashToken(operatorToken),
 		Graph:             graph,
 		Suppressions:      sup,
+		Outbox:            store.Outbox(),
 		OpenAPI:           openAPIDoc,
 		Log:               testkit.Logger(t, slog.LevelInfo),
 		Now:               e.clock.Now,
@@ -177,6 +178,9 @@ type endpointResp struct {
 	RateLimitPerS  int                    `json:"rate_limit_per_s"`
 	TimeoutMS      int                    `json:"timeout_ms"`
 	Headers        map[string]string      `json:"headers"`
+	BatchWindowMS  int                    `json:"batch_window_ms"`
+	RetryWindowS   int                    `json:"retry_window_s"`
+	AutoDisableS   int                    `json:"auto_disable_after_s"`
 	State          firehook.EndpointState `json:"state"`
 	DisabledReason string                 `json:"disabled_reason"`
 	Secret         string                 `json:"secret"`
@@ -235,13 +239,15 @@ func (e *env) storedSite(t testing.TB, id string) firehook.Site {
 }
 
 // snapshot is the whole configuration as stored, with the identity graph
-// (every stored person record and the graph's counts) and every
-// suppression list (the global one and each tenant's, in memory and as
-// stored), to prove that a request changed nothing.
+// (every stored person record and the graph's counts), every suppression
+// list (the global one and each tenant's, in memory and as stored) and
+// the deliveries of every endpoint, to prove that a request changed
+// nothing.
 type snapshot struct {
 	Tenants      []firehook.Tenant
 	Sites        []firehook.Site
 	Endpoints    []firehook.Endpoint
+	Deliveries   map[string][]firehook.Delivery // by endpoint id
 	Persons      map[string]string
 	GraphStats   identity.GraphStats
 	Suppressions map[string][]identity.SuppressionEntry
@@ -251,7 +257,8 @@ type snapshot struct {
 func (e *env) snapshot() snapshot {
 	s := snapshot{Tenants: e.store.Config.Tenants(), Sites: e.store.Config.Sites(""),
 		Endpoints: e.store.Config.Endpoints(""), Persons: map[string]string{},
-		GraphStats: e.graph.Stats(), Suppressions: map[string][]identity.SuppressionEntry{}}
+		GraphStats: e.graph.Stats(), Suppressions: map[string][]identity.SuppressionEntry{},
+		Deliveries: map[string][]firehook.Delivery{}}
 	// The store's scans fail only on a broken store, which every later
 	// assertion reports; the snapshot records the error instead of failing.
 	if err := e.store.Graph().ScanPersons(func(id string, v []byte) error {
@@ -268,6 +275,13 @@ func (e *env) snapshot() snapshot {
 	}
 	for _, scope := range append([]string{identity.GlobalScope}, tenantIDs(s.Tenants)...) {
 		s.Suppressions[scope] = e.sup.List(scope)
+	}
+	for _, ep := range s.Endpoints {
+		items, _, err := e.store.Outbox().List(ep.ID, "", "", 0)
+		if err != nil {
+			items = []firehook.Delivery{{ID: "list error: " + err.Error()}}
+		}
+		s.Deliveries[ep.ID] = items
 	}
 	return s
 }

@@ -14,14 +14,17 @@ import (
 
 // party is a tenant with one site, one endpoint and one entry on its
 // suppression list, all made through the API with the tenant's own key,
-// and one person in the identity graph (imported by the operator: persons
+// one person in the identity graph (imported by the operator: persons
 // belong to no tenant, but the erasure route takes a person's id, so each
-// party brings one to aim it at).
+// party brings one to aim it at), and one delivery of an event of that
+// person to the endpoint (made by the store's Dispatch, as the pipeline
+// makes them).
 type party struct {
 	tenant   tenantResp
 	site     firehook.Site
 	endpoint endpointResp
 	person   string // a person id in the graph
+	delivery firehook.Delivery
 }
 
 // listedDomain is on every party's suppression list (as email_domain).
@@ -44,6 +47,7 @@ func newParty(t testing.TB, e *env, name, domain string) party {
 	if res.Imported != 1 || res.Rejected != 0 {
 		t.Fatalf("import the person of %s: %+v", name, res)
 	}
+	p.delivery = e.dispatch(t, p.tenant.ID, p.person, p.endpoint.ID)[0]
 	return p
 }
 
@@ -112,6 +116,13 @@ var scopedRoutes = []scopedRoute{
 	{name: "rotate endpoint secret", method: http.MethodPost, pattern: "/v1/endpoints/{id}/rotate-secret", own: http.StatusOK},
 	{name: "disable endpoint", method: http.MethodPost, pattern: "/v1/endpoints/{id}/disable", own: http.StatusOK},
 	{name: "enable endpoint", method: http.MethodPost, pattern: "/v1/endpoints/{id}/enable", own: http.StatusOK},
+	{name: "list endpoint deliveries", method: http.MethodGet, pattern: "/v1/endpoints/{id}/deliveries",
+		query: "?status=pending&limit=10", own: http.StatusOK},
+	{name: "replay endpoint deliveries", method: http.MethodPost, pattern: "/v1/endpoints/{id}/replay",
+		body: `{"since":"2000-01-01T00:00:00Z"}`, own: http.StatusAccepted},
+
+	{name: "get delivery", method: http.MethodGet, pattern: "/v1/deliveries/{id}", own: http.StatusOK},
+	{name: "replay delivery", method: http.MethodPost, pattern: "/v1/deliveries/{id}/replay", own: http.StatusAccepted},
 
 	{name: "add tenant suppressions", method: http.MethodPost, pattern: "/v1/tenants/{id}/suppressions",
 		body: `{"kind":"company_domain","values":["planted.example"]}`, own: http.StatusOK},
@@ -124,12 +135,13 @@ var scopedRoutes = []scopedRoute{
 }
 
 // ids names one resource of each kind that a route pattern can take.
-type ids struct{ tenant, site, endpoint, person string }
+type ids struct{ tenant, site, endpoint, person, delivery string }
 
 // request returns the path and body of rt aimed at p's resources.
 func (rt scopedRoute) request(t testing.TB, p party) (path, body string) {
 	t.Helper()
-	return rt.requestFor(t, ids{tenant: p.tenant.ID, site: p.site.ID, endpoint: p.endpoint.ID, person: p.person})
+	return rt.requestFor(t, ids{tenant: p.tenant.ID, site: p.site.ID, endpoint: p.endpoint.ID, person: p.person,
+		delivery: p.delivery.ID})
 }
 
 func (rt scopedRoute) requestFor(t testing.TB, of ids) (path, body string) {
@@ -144,6 +156,8 @@ func (rt scopedRoute) requestFor(t testing.TB, of ids) (path, body string) {
 		id = of.endpoint
 	case strings.HasPrefix(rt.pattern, "/v1/graph/persons/"):
 		id = of.person
+	case strings.HasPrefix(rt.pattern, "/v1/deliveries/"):
+		id = of.delivery
 	}
 	if strings.Contains(rt.pattern, "{") && (id == "" || strings.Count(rt.pattern, "{") != 1 || !strings.Contains(rt.pattern, "{id}")) {
 		t.Fatalf("scopedRoute %q: teach request how to fill the parameters of %s", rt.name, rt.pattern)
@@ -197,7 +211,7 @@ func TestScoping_AnotherTenantsResourceIsNotFoundAndUnchanged(t *testing.T) {
 			// exist: B's resource is not even revealed to exist.
 			missingPath, missingBody := rt.requestFor(t, ids{tenant: "ten_01JZZZZZZZZZZZZZZZZZZZZZZZ",
 				site: "site_01JZZZZZZZZZZZZZZZZZZZZZZZ", endpoint: "ep_01JZZZZZZZZZZZZZZZZZZZZZZZ",
-				person: "person_missing"})
+				person: "person_missing", delivery: "dlv_01JZZZZZZZZZZZZZZZZZZZZZZZ"})
 			missing := e.do(t, rt.method, missingPath, a.tenant.APIKey, missingBody)
 			if missing.Status != r.Status || string(missing.Body) != string(r.Body) {
 				t.Errorf("B's resource answers %d %s but a missing one %d %s: the difference reveals that B's exists",
