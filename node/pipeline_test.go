@@ -335,3 +335,25 @@ func TestPipeline_ReplayDeliversTheSameEventAgain(t *testing.T) {
 		return err == nil && ok && d.Status == firehook.DeliveryDelivered && len(d.Attempts) == 2
 	}, "the receipt shows two attempts, delivered")
 }
+
+// SSRF: without --allow-private-endpoints, an endpoint whose host name
+// resolves to 127.0.0.1 is refused at connect time; the receipt says why
+// and nothing reaches the address.
+func TestPipeline_EndpointResolvingToLoopbackIsRefusedAtConnectTime(t *testing.T) {
+	n := startNode(t, nil) // private endpoints not allowed
+	tenant := testkit.CreateTenant(t, n.Store().Config, "acme")
+	w := &world{n: n, tenant: tenant, key: testkit.CreateSite(t, n.Store().Config, tenant.ID, nil).Key}
+	w.person(t, "p_ada", "ada@engines.example")
+	rc := testkit.NewReceiver(t, nil)
+	port := rc.URL[strings.LastIndex(rc.URL, ":")+1:]
+	ep := w.endpoint(t, "http://localhost:"+port+"/hook", nil)
+	w.view(t, "v_ada", "ada@engines.example", "home")
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		ds, _, err := n.Store().Outbox().List(ep.ID, "", "", 10)
+		return err == nil && len(ds) == 1 && len(ds[0].Attempts) > 0 &&
+			strings.Contains(ds[0].Attempts[0].Error, "blocked")
+	}, "an attempt refused as a blocked address")
+	if got := rc.Got(); len(got) != 0 {
+		t.Fatalf("the loopback receiver got %d requests", len(got))
+	}
+}
