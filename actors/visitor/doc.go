@@ -5,7 +5,8 @@
 // badger, [State.MarshalBinary]) so that a restarted node continues the
 // session rather than starting a new one. The webhook payload's visit
 // (session_id, pages_viewed, visit_count) is read from that state. The
-// actor itself comes later; this package is its pure, tested core.
+// actor (actor.go) runs the match too and hands matched events to the
+// person actor (package actors/person).
 //
 // # Sessions
 //
