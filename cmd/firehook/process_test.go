@@ -69,9 +69,16 @@ var tokenLine = regexp.MustCompile(`Generated operator token .*: (fho_\w+)`)
 // it logs that it serves.
 func startServe(t testing.TB, dataDir string, env ...string) *proc {
 	t.Helper()
+	return startServeArgs(t, dataDir, nil, env...)
+}
+
+// startServeArgs is startServe with extra command-line flags (after the
+// data dir, listeners and node name).
+func startServeArgs(t testing.TB, dataDir string, args []string, env ...string) *proc {
+	t.Helper()
 	p := &proc{exited: make(chan error, 1)}
-	p.cmd = exec.Command(binPath, "serve", "--data", dataDir,
-		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--node", "test")
+	p.cmd = exec.Command(binPath, append([]string{"serve", "--data", dataDir,
+		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--node", "test"}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
