@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +70,9 @@ type Actor struct {
 
 	ctx    context.Context // cancelled when the actor stops or restarts
 	cancel context.CancelFunc
+	// reqs counts this incarnation's request goroutines: stop waits for
+	// them (see stop).
+	reqs   sync.WaitGroup
 	timer  *time.Timer
 	wakeAt time.Time
 
@@ -126,6 +131,14 @@ func (a *Actor) start(c actor.Context) {
 	a.pump()
 }
 
+// stop cancels the incarnation's requests and waits for them to end.
+// Waiting (they were cancelled: at most an outbox write each) means that
+// every report is posted while the actor still has a mailbox — a report
+// posted after it stopped would be a protoactor dead letter, whose
+// logging throttle outlives actors.System.Close — and that a restarted
+// incarnation reloads its queue after the attempts of the previous one
+// are recorded, not before (an attempt recorded after the reload could
+// overwrite what the new incarnation records).
 func (a *Actor) stop() {
 	if a.cancel != nil {
 		a.cancel()
@@ -133,6 +146,7 @@ func (a *Actor) stop() {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	a.reqs.Wait()
 }
 
 // enqueue takes d into memory unless the window is full, in which case it
@@ -230,6 +244,10 @@ func (a *Actor) pump() {
 			for len(batch) < a.cfg.BatchMax && a.q.peekReady() != nil {
 				batch = append(batch, a.q.take().head())
 			}
+			// In delivery id order, not the heap's (due times, which
+			// each retry's jitter reorders): a batch sent again with
+			// the same deliveries has the same body and webhook-id.
+			slices.SortFunc(batch, func(x, y *firehook.Delivery) int { return strings.Compare(x.ID, y.ID) })
 			a.send(&ep, batch, false, now)
 			continue
 		}
@@ -268,8 +286,12 @@ func (a *Actor) wake(at time.Time) {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	self, root := a.self, a.root
-	a.timer = time.AfterFunc(d, func() { root.Send(self, tick{}) })
+	self, root, ctx := a.self, a.root, a.ctx
+	a.timer = time.AfterFunc(d, func() {
+		if ctx.Err() == nil { // not after stop: a dead letter
+			root.Send(self, tick{})
+		}
+	})
 }
 
 // send starts one request carrying ds (one delivery, or a batch) in its
@@ -287,8 +309,9 @@ func (a *Actor) send(ep *firehook.Endpoint, ds []*firehook.Delivery, probe bool,
 		tier = t.Tier
 	}
 	r := &request{cfg: a.cfg, ep: *ep, ds: copies, batch: batch, probe: probe, inc: a.inc,
-		class: Class(ds[0].Priority, tier), ctx: a.ctx, self: a.self, root: a.root, now: now}
+		class: Class(ds[0].Priority, tier), ctx: a.ctx, self: a.self, root: a.root, now: now, reqs: &a.reqs}
 	a.cfg.Attempts.Add(1)
+	a.reqs.Add(1)
 	go r.run()
 }
 
@@ -406,10 +429,12 @@ type request struct {
 	self  *actor.PID
 	root  *actor.RootContext
 	now   time.Time
+	reqs  *sync.WaitGroup // the actor's: done after the report was posted
 }
 
 func (r *request) run() {
 	defer r.cfg.Attempts.Done()
+	defer r.reqs.Done()
 	ids := make([]string, len(r.ds))
 	for i := range r.ds {
 		ids[i] = r.ds[i].ID

@@ -51,9 +51,14 @@ func (q *queue) has(id string) bool { _, ok := q.byID[id]; return ok }
 
 // add puts d in its lane, in sequence order. A delivery already in memory
 // is not added again (false); an unfinished one that was brought forward
-// (a replay) gets its new due time when it is not in flight.
+// (a replay) gets its new due time when it is not in flight, and its
+// replay time in any case (record counts the plan and the retry window
+// from it).
 func (q *queue) add(d firehook.Delivery) bool {
 	if cur, ok := q.byID[d.ID]; ok {
+		if d.ReplayedAt.After(cur.ReplayedAt) {
+			cur.ReplayedAt = d.ReplayedAt
+		}
 		l := q.lanes[cur.PersonKey]
 		if !(l.busy && l.head() == cur) && d.NextAttemptAt.Before(cur.NextAttemptAt) {
 			cur.NextAttemptAt = d.NextAttemptAt
@@ -132,10 +137,14 @@ func (q *queue) finish(d firehook.Delivery) {
 	if d.Status.Finished() {
 		q.remove(l, cur)
 	} else {
-		payload := cur.Payload // reports carry no payload: keep the one in memory
+		payload := cur.Payload     // reports carry no payload: keep the one in memory
+		replayed := cur.ReplayedAt // a replay while in flight: the report's copy predates it
 		*cur = d
 		if cur.Payload == nil {
 			cur.Payload = payload
+		}
+		if replayed.After(cur.ReplayedAt) {
+			cur.ReplayedAt = replayed
 		}
 	}
 	if len(l.items) == 0 {
