@@ -342,7 +342,7 @@ func (a *Actor) finish(m *attemptDone) {
 		a.breaker.success()
 		a.succeeded()
 	} else {
-		a.breaker.failure(now)
+		a.breaker.failure(now, m.probe)
 		a.failed(m, now)
 	}
 	if a.overflow && a.q.len() <= a.cfg.Window/2 {

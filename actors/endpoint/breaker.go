@@ -21,9 +21,12 @@ func (b *breaker) success() {
 	b.consecutive, b.open, b.interval = 0, false, 0
 }
 
-func (b *breaker) failure(now time.Time) {
+// failure counts a failed request; probe says whether it was the open
+// breaker's probe. Requests that were in flight when the breaker opened do
+// not move the next probe.
+func (b *breaker) failure(now time.Time, probe bool) {
 	b.consecutive++
-	if !b.open && b.consecutive < b.threshold {
+	if !b.open && b.consecutive < b.threshold || b.open && !probe {
 		return
 	}
 	if !b.open {
