@@ -81,6 +81,10 @@ type Delivery struct {
 	// ReplayedAt is when the delivery was last replayed; the retry window
 	// counts from the first attempt after it. Zero when it never was.
 	ReplayedAt time.Time `json:"replayed_at,omitzero"`
+	// EventReceivedAt is when the node received the event (its
+	// ReceivedAt): the start of the pixel→POST latency that the tiers'
+	// budgets bound. Zero for deliveries made before it was recorded.
+	EventReceivedAt time.Time `json:"event_received_at,omitzero"`
 	// Payload is the signed body, built once per event. It is not part of
 	// the receipt; the outbox stores it beside the record.
 	Payload []byte `json:"-"`

@@ -2,6 +2,7 @@ package docs_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -20,11 +21,14 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/actors"
 	"github.com/firehook/firehook/docs"
 	"github.com/firehook/firehook/http/admin"
+	"github.com/firehook/firehook/http/dashboard"
 	"github.com/firehook/firehook/http/ingest"
 	"github.com/firehook/firehook/identity"
 	"github.com/firehook/firehook/internal/testkit"
+	"github.com/firehook/firehook/metrics"
 )
 
 // httpMethods are the keys of an OpenAPI path item that name operations.
@@ -104,10 +108,11 @@ const (
 
 // adminHandler builds the admin API as a node does: over a real store in
 // a temporary directory, with the identity graph and the suppression
-// lists, so that the route table holds every route a node serves (the
-// graph and suppression routes are only mounted when the Config has
-// them, the delivery routes when it has the outbox). The store holds
-// one tenant, whose API key is tenantKey.
+// lists, the metrics, an actor system and the event log, so that the
+// route table holds every route a node serves (the graph and suppression
+// routes are only mounted when the Config has them, the delivery routes
+// when it has the outbox, the observability routes when it has their
+// sources). The store holds one tenant, whose API key is tenantKey.
 func adminHandler(t *testing.T) *admin.Handler {
 	t.Helper()
 	store := testkit.OpenStore(t, t.TempDir())
@@ -121,6 +126,16 @@ func adminHandler(t *testing.T) *admin.Handler {
 	if err != nil {
 		t.Fatalf("open suppressions: %v", err)
 	}
+	sys, err := actors.New(actors.Config{Log: testkit.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatalf("actor system: %v", err)
+	}
+	t.Cleanup(func() { _ = sys.Close(context.Background()) })
+	m, err := metrics.New(metrics.Config{Store: store, System: sys})
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	t.Cleanup(m.Close)
 	tenant := testkit.CreateTenant(t, store.Config, "Docs")
 	if _, err := store.Config.UpdateTenant(tenant.ID, func(tn *firehook.Tenant) error {
 		tn.APIKeyHash = admin.HashToken(tenantKey)
@@ -134,6 +149,10 @@ func adminHandler(t *testing.T) *admin.Handler {
 		Graph:             graph,
 		Suppressions:      sup,
 		Outbox:            store.Outbox(),
+		Metrics:           m,
+		Actors:            sys,
+		Events:            store.Events,
+		Dashboard:         dashboard.New(dashboard.Config{}),
 		OpenAPI:           docs.OpenAPI,
 		Log:               testkit.Logger(t, slog.LevelWarn),
 	})

@@ -25,8 +25,10 @@ import (
 	"github.com/firehook/firehook/actors/webhook"
 	"github.com/firehook/firehook/docs"
 	"github.com/firehook/firehook/http/admin"
+	"github.com/firehook/firehook/http/dashboard"
 	"github.com/firehook/firehook/http/ingest"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/metrics"
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -66,6 +68,11 @@ type Config struct {
 	// MaxRequests bounds the webhook requests in flight on the node, across
 	// endpoints (see endpoint.Gate). Default 512.
 	MaxRequests int
+	// Metrics tunes the node's observability: the tiers' latency budgets
+	// (Metrics.Budgets: enterprise 500 ms, pro 1 s, free 5 s by default),
+	// the health windows, the label caps. Its sources (Store, Matcher,
+	// System, Backlog, EndpointStats, Gate) are set by the node.
+	Metrics metrics.Config
 }
 
 // DefaultConfig returns the defaults of a node.
@@ -115,8 +122,11 @@ type Node struct {
 	sup   *identity.Suppressions
 	ready atomic.Bool
 
-	client *webhook.Client
-	pipe   *pipeline.Pipeline
+	dash    *dashboard.Handler
+	client  *webhook.Client
+	pipe    *pipeline.Pipeline
+	sys     *actors.System
+	metrics *metrics.Metrics
 	// committed forwards the event log's commits to the pipeline once it
 	// exists (the log opens before it).
 	committed atomic.Pointer[pipeline.Pipeline]
@@ -180,9 +190,12 @@ func Start(cfg Config) (*Node, error) {
 		Sites:          n.store.Config,
 		Events:         n.store.Events,
 		TrustedProxies: cfg.TrustedProxies,
+		Observer:       n.metrics.ObserveIngest,
 		Log:            cfg.Log.With("component", "ingest"),
 	})
+	n.dash = dashboard.New(dashboard.Config{Log: cfg.Log.With("component", "dashboard")})
 	adminH := admin.New(admin.Config{
+		Dashboard:             n.dash,
 		Store:                 n.store.Config,
 		OperatorTokenHash:     tokenHash,
 		AllowPrivateEndpoints: cfg.AllowPrivateEndpoints,
@@ -191,6 +204,10 @@ func Start(cfg Config) (*Node, error) {
 		Outbox:                n.store.Outbox(),
 		OnReplay:              n.pipe.Replayed,
 		OnEndpointChange:      n.pipe.EndpointChanged,
+		Metrics:               n.metrics,
+		Actors:                n.sys,
+		NodeName:              cfg.Name,
+		Events:                n.store.Events,
 		Ready:                 n.ready.Load,
 		OpenAPI:               docs.OpenAPI,
 		Log:                   cfg.Log.With("component", "admin"),
@@ -280,13 +297,24 @@ func (n *Node) startPipeline() error {
 	pc.Matcher = identity.NewMatcher(n.graph, n.sup)
 	pc.Endpoint.Client = n.client
 	pc.Endpoint.UserAgent = "Firehook/" + n.cfg.Version
+	gateSlots := 0
 	if pc.Endpoint.Gate == nil {
 		pc.Endpoint.Gate = endpoint.NewGate(n.cfg.MaxRequests)
+		gateSlots = n.cfg.MaxRequests
 	}
+	if n.metrics, err = n.newMetrics(sys, pc.Matcher, pc.Endpoint, gateSlots); err != nil {
+		_ = sys.Close(context.Background())
+		n.client.Close()
+		return err
+	}
+	pc.Observer = n.metrics
+	pc.Endpoint.Observer = chainObservers(pc.Endpoint.Observer, n.metrics.ObserveDelivery)
+	n.sys = sys
 	if pc.Log == nil {
 		pc.Log = n.log.With("component", "pipeline")
 	}
 	if n.pipe, err = pipeline.New(pc); err != nil {
+		n.metrics.Close()
 		_ = sys.Close(context.Background())
 		n.client.Close()
 		return err
@@ -306,6 +334,7 @@ func (n *Node) stopPipeline(ctx context.Context) error {
 		return nil
 	}
 	n.committed.Store(nil)
+	n.metrics.Close()
 	err := n.pipe.Close(ctx)
 	n.client.Close()
 	return err
@@ -319,6 +348,13 @@ func (n *Node) IngestAddr() string { return n.ingestLn.Addr().String() }
 
 // AdminAddr is the bound address of the admin listener.
 func (n *Node) AdminAddr() string { return n.adminLn.Addr().String() }
+
+// Dashboard is the node's web dashboard (its login codes: NewLoginCode).
+func (n *Node) Dashboard() *dashboard.Handler { return n.dash }
+
+// Metrics is the node's observability: its Prometheus registry, the
+// endpoints' health, the pipeline view.
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 
 // Graph is the node's identity graph.
 func (n *Node) Graph() *identity.Graph { return n.graph }

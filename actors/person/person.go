@@ -51,6 +51,11 @@ type Config struct {
 	// IdleTimeout is how long an actor waits for work before it
 	// passivates. Default 1 min.
 	IdleTimeout time.Duration
+	// Observe, when set, is told of each dispatch that succeeded: the
+	// decision, how many deliveries it made (or, replayed, found) and how
+	// long the decision, the payload and the outbox write took (metrics).
+	// It is called on the actor's goroutine and must be quick.
+	Observe func(ev *firehook.Event, dec persistence.Decision, deliveries int, took time.Duration)
 	// Log receives errors. Default slog.Default().
 	Log *slog.Logger
 }
@@ -89,7 +94,8 @@ func (a *Actor) Receive(c actor.Context) {
 // dispatch decides, stores and hands on one event.
 func (a *Actor) dispatch(w *Work) error {
 	ev := w.Event
-	_, dels, err := a.cfg.Store.Dispatch(ev.ID, ev.TenantID, w.Match.Person.PersonID, func(dec persistence.Decision) ([]firehook.Delivery, error) {
+	start := time.Now()
+	dec, dels, err := a.cfg.Store.Dispatch(ev.ID, ev.TenantID, w.Match.Person.PersonID, func(dec persistence.Decision) ([]firehook.Delivery, error) {
 		var body []byte
 		var out []firehook.Delivery
 		now := time.Now()
@@ -100,12 +106,16 @@ func (a *Actor) dispatch(w *Work) error {
 			if body == nil {
 				body = webhook.AppendJSON(nil, webhook.Build(ev, dec.Type, dec.Sequence, w.Match, w.Session))
 			}
-			out = append(out, firehook.Delivery{EndpointID: ep.ID, CreatedAt: now, Payload: body})
+			out = append(out, firehook.Delivery{EndpointID: ep.ID, CreatedAt: now, Payload: body,
+				EventReceivedAt: ev.ReceivedAt})
 		}
 		return out, nil
 	})
 	if err != nil {
 		return fmt.Errorf("person %s: %w", a.id, err)
+	}
+	if a.cfg.Observe != nil {
+		a.cfg.Observe(ev, dec, len(dels), time.Since(start))
 	}
 	for _, d := range dels {
 		if !d.Status.Finished() {

@@ -71,6 +71,9 @@ type Config struct {
 	// DispatchTimeout bounds a visitor actor's wait for its person actor.
 	// Default 30 s.
 	DispatchTimeout time.Duration
+	// Observer, when set, is told how long each event spends in each stage
+	// up to the endpoint actors (metrics). Nil: nothing is measured.
+	Observer Observer
 	// Log receives errors. Default slog.Default().
 	Log *slog.Logger
 }
@@ -88,7 +91,8 @@ type Pipeline struct {
 	feedMu  sync.Mutex
 	feed    []*firehook.Event
 	feedSig chan struct{}
-	fromSeq uint64 // events below it were read from the log by Start
+	fromSeq uint64      // events below it were read from the log by Start
+	commits commitTimes // when each event was committed; only with an Observer
 
 	statsMu sync.Mutex
 	stats   map[string]*endpoint.Stats
@@ -133,6 +137,9 @@ func New(cfg Config) (*Pipeline, error) {
 		IdleTimeout: cfg.IdleTimeout,
 		Log:         cfg.Log,
 	}
+	if cfg.Observer != nil {
+		p.person.Observe = cfg.Observer.Dispatched
+	}
 	p.visitor = visitor.ActorConfig{
 		Store:       cfg.Store,
 		Matcher:     cfg.Matcher,
@@ -143,12 +150,22 @@ func New(cfg Config) (*Pipeline, error) {
 		IdleTimeout: cfg.IdleTimeout,
 		Log:         cfg.Log,
 	}
+	if cfg.Observer != nil {
+		p.visitor.Observe = p.observeVisitor
+		p.visitor.Done = func(seq uint64) {
+			p.track.finish(seq)
+			p.commits.take(seq) // one its actor did not match (applied before): forget its commit time
+		}
+	}
 	return p, nil
 }
 
 // Committed is the event log's OnCommit hook: it queues the events for the
 // feeder and returns at once.
 func (p *Pipeline) Committed(evs []*firehook.Event) {
+	if p.cfg.Observer != nil {
+		p.commits.add(evs, time.Now())
+	}
 	p.feedMu.Lock()
 	p.feed = append(p.feed, evs...)
 	p.feedMu.Unlock()
@@ -226,6 +243,7 @@ func (p *Pipeline) feeder() {
 		p.feedMu.Unlock()
 		for _, ev := range batch {
 			if ev.Seq < from {
+				p.commits.take(ev.Seq)
 				continue // read by Start's replay
 			}
 			if err := p.route(ev); err != nil {

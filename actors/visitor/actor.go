@@ -35,6 +35,11 @@ type ActorConfig struct {
 	// IdleTimeout is how long an actor waits for an event before it
 	// passivates. Default 1 min.
 	IdleTimeout time.Duration
+	// Observe, when set, is told of each event the actor matches (not of
+	// replays of events it had applied already): when its handling began
+	// and how long the match took (metrics). It is called on the actor's
+	// goroutine and must be quick.
+	Observe func(ev *firehook.Event, start time.Time, match time.Duration)
 	// Log receives errors. Default slog.Default().
 	Log *slog.Logger
 }
@@ -112,6 +117,7 @@ func (a *Actor) load() error {
 }
 
 func (a *Actor) handle(ev *firehook.Event) error {
+	start := time.Now()
 	if err := a.load(); err != nil {
 		return err
 	}
@@ -123,9 +129,13 @@ func (a *Actor) handle(ev *firehook.Event) error {
 		// Derived from the event, so that applying it again gives the same id.
 		return DeriveSessionID(ev.TenantID, ev.VisitorID, ev.ID, a.state.VisitCount)
 	})
+	matchStart := time.Now()
 	out, err := a.cfg.Matcher.Match(identity.VisitFromEvent(ev))
 	if err != nil {
 		return fmt.Errorf("match: %w", err)
+	}
+	if a.cfg.Observe != nil {
+		a.cfg.Observe(ev, start, time.Since(matchStart))
 	}
 	if out.Person != nil && !out.Suppressed {
 		s := webhook.SessionInfo{ID: a.state.SessionID, PagesViewed: a.state.PagesViewed, VisitCount: a.state.VisitCount}

@@ -2,12 +2,31 @@ package admin
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/actors"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/metrics"
 	"github.com/firehook/firehook/persistence"
 )
+
+// ActorSource is the node's live actors: actors.System in a node. Its
+// methods are safe for concurrent use.
+type ActorSource interface {
+	Actors(kind string) []actors.ActorInfo
+	Actor(id string) (actors.ActorInfo, bool)
+}
+
+// EventSource is the node's event log: persistence.EventLog in a node.
+// Its methods are safe for concurrent use.
+type EventSource interface {
+	// Read returns up to limit events with sequence ≥ from, in order.
+	Read(from uint64, limit int) ([]firehook.Event, error)
+	// LastSeq is the highest durable sequence.
+	LastSeq() uint64
+}
 
 // ConfigStore is the configuration the admin API manages; it is the
 // persistence.ConfigStore in a node. Implementations are safe for
@@ -66,6 +85,23 @@ type Config struct {
 	// runs on the request's goroutine: it must be safe for concurrent use
 	// and must not block. Nil: nobody is told.
 	OnEndpointChange func(endpointID string)
+	// Dashboard serves the web dashboard (package http/dashboard): GET
+	// /dashboard, GET /dashboard/{asset} and POST /dashboard/login, outside
+	// the token check (the page is public; its API calls carry the token).
+	// Nil: no dashboard.
+	Dashboard http.Handler
+	// Metrics is the node's observability (package metrics): GET /metrics,
+	// GET /v1/pipeline and GET /v1/endpoints/{id}/health. Nil: those
+	// routes are not served.
+	Metrics *metrics.Metrics
+	// Actors lists the node's live actors (actors.System): GET /v1/actors
+	// and GET /v1/actors/{id}. Nil: not served.
+	Actors ActorSource
+	// NodeName names this node in the answers of /v1/actors.
+	NodeName string
+	// Events is the event log (persistence.EventLog): GET /v1/events, and
+	// with Outbox and Graph GET /v1/export.csv. Nil: not served.
+	Events EventSource
 	// OpenAPI is the OpenAPI document served at /v1/openapi.json.
 	OpenAPI []byte
 	// MaxBody is the largest request body in bytes. Default 64 KiB.

@@ -27,6 +27,9 @@ import (
 //	DELETE /v1/graph/persons/{id}                        operator
 //	POST, GET, DELETE /v1/tenants/{id}/suppressions
 //	POST, GET, DELETE /v1/suppressions                   operator
+//	GET  /metrics (no token from loopback, else operator); GET /v1/pipeline
+//	GET  /v1/endpoints/{id}/health; GET /v1/actors, /v1/actors/{id}
+//	GET  /v1/events, /v1/export.csv (observability.go)
 type Handler struct {
 	cfg    Config
 	router chi.Router
@@ -53,6 +56,11 @@ func New(cfg Config) *Handler {
 	})
 	r.Get("/readyz", h.readyz)
 	r.Get("/v1/openapi.json", h.openapi)
+	if d := h.cfg.Dashboard; d != nil {
+		r.Get("/dashboard", d.ServeHTTP)
+		r.Get("/dashboard/{asset}", d.ServeHTTP)
+		r.Post("/dashboard/login", d.ServeHTTP)
+	}
 	r.Group(func(r chi.Router) {
 		r.Use(h.authenticate)
 		r.With(operatorOnly).Post("/v1/tenants", h.createTenant)
@@ -98,6 +106,7 @@ func New(cfg Config) *Handler {
 			r.With(operatorOnly).Delete("/v1/suppressions", h.removeSuppressions)
 		}
 	})
+	h.mountObservability(r)
 	h.router = r
 	return h
 }

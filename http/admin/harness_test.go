@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,9 +14,11 @@ import (
 	"time"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/actors"
 	"github.com/firehook/firehook/http/admin"
 	"github.com/firehook/firehook/identity"
 	"github.com/firehook/firehook/internal/testkit"
+	"github.com/firehook/firehook/metrics"
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -27,12 +30,15 @@ var openAPIDoc = []byte(`{"openapi":"3.1.0","info":{"title":"Firehook admin (tes
 
 // env is one admin API under test: a real badger store in a temporary
 // directory, the identity graph and the suppression lists over that
-// store (as a node opens them), and the real admin handler on a real
-// HTTP server on 127.0.0.1, with a settable clock.
+// store (as a node opens them), the node's metrics over it, a real actor
+// system (parties spawn actors in it), and the real admin handler on a
+// real HTTP server on 127.0.0.1, with a settable clock.
 type env struct {
 	dir       string
 	configure []func(*admin.Config)
 	clock     *testkit.Clock
+	actors    *actors.System
+	metrics   *metrics.Metrics
 
 	store   *persistence.Store
 	graph   *identity.Graph
@@ -48,6 +54,12 @@ func newEnv(t testing.TB, configure ...func(*admin.Config)) *env {
 	t.Helper()
 	e := &env{dir: t.TempDir(), configure: configure,
 		clock: testkit.NewClock(time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC))}
+	sys, err := actors.New(actors.Config{Log: testkit.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatalf("actor system: %v", err)
+	}
+	t.Cleanup(func() { _ = sys.Close(context.Background()) }) // after the server closes (cleanups are LIFO)
+	e.actors = sys
 	e.start(t)
 	return e
 }
@@ -68,12 +80,21 @@ func (e *env) start(t testing.TB) {
 	if err != nil {
 		t.Fatalf("open suppressions: %v", err)
 	}
+	m, err := metrics.New(metrics.Config{Store: store, System: e.actors})
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	t.Cleanup(m.Close)
 	cfg := admin.Config{
 		Store:             store.Config,
 		OperatorTokenHash: admin.HashToken(operatorToken),
 		Graph:             graph,
 		Suppressions:      sup,
 		Outbox:            store.Outbox(),
+		Metrics:           m,
+		Actors:            e.actors,
+		NodeName:          "node-test",
+		Events:            store.Events,
 		OpenAPI:           openAPIDoc,
 		Log:               testkit.Logger(t, slog.LevelInfo),
 		Now:               e.clock.Now,
@@ -81,7 +102,7 @@ func (e *env) start(t testing.TB) {
 	for _, c := range e.configure {
 		c(&cfg)
 	}
-	e.store, e.graph, e.sup, e.handler = store, graph, sup, admin.New(cfg)
+	e.store, e.graph, e.sup, e.metrics, e.handler = store, graph, sup, m, admin.New(cfg)
 	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close) // runs before the store closes (cleanups are LIFO)
 	e.client = e.srv.Client()

@@ -25,6 +25,7 @@ type party struct {
 	endpoint endpointResp
 	person   string // a person id in the graph
 	delivery firehook.Delivery
+	actor    string // a live actor of the tenant's: its endpoint's
 }
 
 // listedDomain is on every party's suppression list (as email_domain).
@@ -48,6 +49,7 @@ func newParty(t testing.TB, e *env, name, domain string) party {
 		t.Fatalf("import the person of %s: %+v", name, res)
 	}
 	p.delivery = e.dispatch(t, p.tenant.ID, p.person, p.endpoint.ID)[0]
+	p.actor = e.spawnEndpointActor(t, p.endpoint.ID)
 	return p
 }
 
@@ -120,6 +122,11 @@ var scopedRoutes = []scopedRoute{
 		query: "?status=pending&limit=10", own: http.StatusOK},
 	{name: "replay endpoint deliveries", method: http.MethodPost, pattern: "/v1/endpoints/{id}/replay",
 		body: `{"since":"2000-01-01T00:00:00Z"}`, own: http.StatusAccepted},
+	{name: "endpoint health", method: http.MethodGet, pattern: "/v1/endpoints/{id}/health", own: http.StatusOK},
+
+	{name: "get actor", method: http.MethodGet, pattern: "/v1/actors/{id}", own: http.StatusOK},
+	{name: "pull events of tenant", method: http.MethodGet, pattern: "/v1/events", query: "?tenant_id={tenant}&limit=10",
+		own: http.StatusOK},
 
 	{name: "get delivery", method: http.MethodGet, pattern: "/v1/deliveries/{id}", own: http.StatusOK},
 	{name: "replay delivery", method: http.MethodPost, pattern: "/v1/deliveries/{id}/replay", own: http.StatusAccepted},
@@ -135,13 +142,13 @@ var scopedRoutes = []scopedRoute{
 }
 
 // ids names one resource of each kind that a route pattern can take.
-type ids struct{ tenant, site, endpoint, person, delivery string }
+type ids struct{ tenant, site, endpoint, person, delivery, actor string }
 
 // request returns the path and body of rt aimed at p's resources.
 func (rt scopedRoute) request(t testing.TB, p party) (path, body string) {
 	t.Helper()
 	return rt.requestFor(t, ids{tenant: p.tenant.ID, site: p.site.ID, endpoint: p.endpoint.ID, person: p.person,
-		delivery: p.delivery.ID})
+		delivery: p.delivery.ID, actor: p.actor})
 }
 
 func (rt scopedRoute) requestFor(t testing.TB, of ids) (path, body string) {
@@ -158,6 +165,8 @@ func (rt scopedRoute) requestFor(t testing.TB, of ids) (path, body string) {
 		id = of.person
 	case strings.HasPrefix(rt.pattern, "/v1/deliveries/"):
 		id = of.delivery
+	case strings.HasPrefix(rt.pattern, "/v1/actors/"):
+		id = of.actor
 	}
 	if strings.Contains(rt.pattern, "{") && (id == "" || strings.Count(rt.pattern, "{") != 1 || !strings.Contains(rt.pattern, "{id}")) {
 		t.Fatalf("scopedRoute %q: teach request how to fill the parameters of %s", rt.name, rt.pattern)
@@ -211,7 +220,7 @@ func TestScoping_AnotherTenantsResourceIsNotFoundAndUnchanged(t *testing.T) {
 			// exist: B's resource is not even revealed to exist.
 			missingPath, missingBody := rt.requestFor(t, ids{tenant: "ten_01JZZZZZZZZZZZZZZZZZZZZZZZ",
 				site: "site_01JZZZZZZZZZZZZZZZZZZZZZZZ", endpoint: "ep_01JZZZZZZZZZZZZZZZZZZZZZZZ",
-				person: "person_missing", delivery: "dlv_01JZZZZZZZZZZZZZZZZZZZZZZZ"})
+				person: "person_missing", delivery: "dlv_01JZZZZZZZZZZZZZZZZZZZZZZZ", actor: "ep_01JZZZZZZZZZZZZZZZZZZZZZZZ"})
 			missing := e.do(t, rt.method, missingPath, a.tenant.APIKey, missingBody)
 			if missing.Status != r.Status || string(missing.Body) != string(r.Body) {
 				t.Errorf("B's resource answers %d %s but a missing one %d %s: the difference reveals that B's exists",

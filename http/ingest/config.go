@@ -33,6 +33,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MaxBody is the largest accepted body in bytes. Default 16 KiB.
 	MaxBody int64
+	// Observer, when set, is told of every collect request once it is
+	// answered (metrics). It is called on the request's goroutine and must
+	// be quick. Nil: nothing is observed.
+	Observer func(Observation)
 	// Log receives errors. Default slog.Default().
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.

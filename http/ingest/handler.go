@@ -34,9 +34,9 @@ func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg}
 	r := chi.NewRouter()
 	r.Get("/p.js", servePixel)
-	r.Post("/v1/collect", h.collect)
+	r.With(h.observe).Post("/v1/collect", h.collect)
 	r.Options("/v1/collect", preflight)
-	r.Get("/v1/collect.gif", h.collectGIF)
+	r.With(h.observe).Get("/v1/collect.gif", h.collectGIF)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -62,7 +62,7 @@ func optedOut(r *http.Request) bool {
 
 func (h *Handler) collect(w http.ResponseWriter, r *http.Request) {
 	if optedOut(r) {
-		w.WriteHeader(http.StatusNoContent)
+		h.optOut(w)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -72,7 +72,7 @@ func (h *Handler) collect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(rawWriter(w), r.Body, h.cfg.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -96,7 +96,7 @@ func (h *Handler) collect(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) collectGIF(w http.ResponseWriter, r *http.Request) {
 	if optedOut(r) {
-		w.WriteHeader(http.StatusNoContent)
+		h.optOut(w)
 		return
 	}
 	q := r.URL.Query()
@@ -142,6 +142,10 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pv *pageView, o
 		h.fail(w, api.Errorf(api.CodeUnknownSite, "unknown site"))
 		return
 	}
+	obs := observation(w)
+	if obs != nil {
+		obs.TenantID = site.TenantID
+	}
 	if !originAllowed(&site, origin) {
 		h.fail(w, api.Errorf(api.CodeOriginNotAllowed, "origin %q may not send events for this site", origin))
 		return
@@ -172,6 +176,9 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pv *pageView, o
 		h.fail(w, err)
 		return
 	}
+	if obs != nil {
+		obs.Accepted = true
+	}
 	if gif {
 		writeGIF(w)
 		return
@@ -195,5 +202,17 @@ func writeAccepted(w http.ResponseWriter, id string) {
 }
 
 func (h *Handler) fail(w http.ResponseWriter, err error) {
+	if obs := observation(w); obs != nil {
+		obs.Code = api.FromStore(err).Code
+	}
 	api.WriteError(w, h.cfg.Log, err)
+}
+
+// optOut answers a request whose browser asks not to be tracked: 204,
+// nothing stored.
+func (h *Handler) optOut(w http.ResponseWriter) {
+	if obs := observation(w); obs != nil {
+		obs.OptedOut = true
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
