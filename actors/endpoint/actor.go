@@ -83,7 +83,7 @@ type Actor struct {
 // stats is where the actor publishes its figures (shared by its
 // incarnations; see Stats).
 func Producer(cfg *Config, id string, stats *Stats) func() actor.Actor {
-	cfg.withDefaults()
+	cfg.Defaults()
 	return func() actor.Actor {
 		return &Actor{cfg: cfg, id: id, stats: stats}
 	}

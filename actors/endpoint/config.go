@@ -73,7 +73,10 @@ type Observation struct {
 	Batch      bool
 }
 
-func (c *Config) withDefaults() {
+// Defaults fills in the zero fields of c with their defaults. Producer
+// calls it; call it yourself before a Config is shared by goroutines that
+// call Producer concurrently (it writes the fields it fills in).
+func (c *Config) Defaults() {
 	if c.Schedule.Steps == nil && c.Schedule.Every == 0 {
 		c.Schedule = webhook.DefaultSchedule()
 	}

@@ -129,6 +129,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if p.ep.Log == nil {
 		p.ep.Log = cfg.Log
 	}
+	p.ep.Defaults() // before producers run on several goroutines
 	p.person = person.Config{
 		Store:       cfg.Store,
 		Endpoints:   cfg.Store.Config,

@@ -16,13 +16,19 @@ const usage = `firehook: real-time visitor signals to webhooks
 
 Usage:
   firehook serve [flags]   run a node (firehook serve -h for flags)
-  firehook demo            everything in one process (not yet available)
+  firehook demo [--rate N] [--people N] [--data DIR]
+                           everything in one process: a node, receivers, simulated
+                           visitors; prints the dashboard link (Ctrl-C stops)
   firehook graph generate --people N [--seed S] --out FILE [--truth FILE]
                            write a synthetic identity graph and its ground truth
   firehook graph import FILE [--admin URL] [--token TOKEN]
                            stream a graph file into a node, with a progress bar
   firehook receiver --listen ADDR --secret whsec_... [--secret ...]
                            verify signed webhooks and print one JSON line per delivery
+  firehook bench [--endpoints N] [--people N] [--rate R] [--duration D] [--bad-endpoints PCT]
+                 [--ramp] [--json] [--target URL --admin URL --token T [--pid PID]]
+                           end-to-end benchmark: page views in, signed webhooks out,
+                           against a raw POST baseline (firehook bench -h for flags)
   firehook version         print the version
 
 Every serve flag can also be set as FIREHOOK_<NAME> (--admin-listen → FIREHOOK_ADMIN_LISTEN).
@@ -53,6 +59,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGraph(ctx, rest, stdout, stderr)
 	case "receiver":
 		return runReceiver(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "firehook", Version)
 		return nil
