@@ -74,7 +74,10 @@ type Graph struct {
 	ids idTable
 
 	writeMu sync.Mutex // serialises every change of records and index
-	changed bool       // a change since the start retired the snapshot generation; guarded by writeMu
+	// linkWrites counts Learn's badger commits in flight (added to under
+	// writeMu, so waiting under writeMu waits for every link learned so far).
+	linkWrites sync.WaitGroup
+	changed    bool // a change since the start retired the snapshot generation; guarded by writeMu
 
 	fromSnapshot bool // the index was loaded from a snapshot, not built from the records
 
@@ -122,10 +125,10 @@ func OpenGraph(cfg GraphConfig) (*Graph, error) {
 // (rather than built by scanning the records).
 func (g *Graph) FromSnapshot() bool { return g.fromSnapshot }
 
-// Close releases the graph's memory. The graph holds no goroutines or
-// files (the store is the caller's); Close exists so that callers need
-// not know that.
-func (g *Graph) Close() {}
+// Close waits for the learned links still being committed to badger.
+// Call it before closing the store. The graph holds no goroutines of its
+// own or files (the store is the caller's).
+func (g *Graph) Close() { g.waitLinks() }
 
 // rebuild builds the index from the stored records and links: entries
 // are bulk-loaded into the shards and sorted once (see shard).

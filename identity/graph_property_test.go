@@ -63,6 +63,9 @@ func storedTruth(t *rapid.T, st *persistence.Store) map[string]string {
 
 // checkIndex asserts that every lookup answers what the store holds.
 func checkIndex(t *rapid.T, g *identity.Graph, st *persistence.Store, ids []identity.Identifier) {
+	if err := g.Sync(); err != nil { // learned links are committed asynchronously
+		t.Fatal(err)
+	}
 	truth := storedTruth(t, st)
 	for _, id := range ids {
 		rec, ok, err := g.Lookup(id)

@@ -181,8 +181,21 @@ func (g *Graph) unindex(id string, rec *Record) {
 	}
 }
 
-// Sync makes every graph write so far durable.
-func (g *Graph) Sync() error { return g.store.Sync() }
+// Sync makes every graph write so far durable, the learned links whose
+// commits are still in flight included (Learn does not wait for them).
+func (g *Graph) Sync() error {
+	g.waitLinks()
+	return g.store.Sync()
+}
+
+// waitLinks waits for the learned links committed so far. Learn adds to
+// linkWrites under writeMu, so waiting under it never overlaps an Add
+// (the sync.WaitGroup rule).
+func (g *Graph) waitLinks() {
+	g.writeMu.Lock()
+	defer g.writeMu.Unlock()
+	g.linkWrites.Wait()
+}
 
 // Erase removes a person: the record, every index entry, every learned
 // link, and it adds the person's hashed emails to the global suppression
@@ -191,6 +204,7 @@ func (g *Graph) Sync() error { return g.store.Sync() }
 func (g *Graph) Erase(personID string, sup *Suppressions) (bool, error) {
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
+	g.linkWrites.Wait() // the person's links are all in badger before they are deleted
 	raw, ok, err := g.store.Person(personID)
 	if err == nil && ok {
 		err = g.markChanged()
@@ -246,13 +260,37 @@ func (g *Graph) Erase(personID string, sup *Suppressions) (bool, error) {
 // visits that carry only the visitor id then match the person. It is a
 // no-op when the link exists.
 func (g *Graph) Learn(tenant, vid, personID string) error {
+	rec, ok, err := g.profile(personID)
+	if err != nil || !ok {
+		return err // unknown or erased: nothing to learn
+	}
+	return g.learn(tenant, vid, rec)
+}
+
+// learn is Learn for the person of rec, a record read before (by the
+// match): badger is not read under writeMu unless rec's identifiers no
+// longer lead to the person (an import changed them meanwhile). Reads
+// wait for badger's commits in flight, and those for its fsyncs: under
+// writeMu that would serialise every match that learns.
+func (g *Graph) learn(tenant, vid string, rec *Record) error {
+	personID := rec.PersonID
 	h := linkIdentifier(tenant, vid).Hash()
 	if ord, ok := g.get(h); ok && g.personID(ord) == personID {
 		return nil
 	}
+	lw := g.store.NewLinkWrite() // may wait for badger: not under writeMu
+	committed := false
+	defer func() {
+		if !committed {
+			lw.Discard()
+		}
+	}()
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
-	target, ok := g.ordinalOf(personID)
+	target, ok := g.ordinalIn(rec)
+	if !ok {
+		target, ok = g.ordinalOf(personID)
+	}
 	if !ok {
 		if _, exists, err := g.store.Person(personID); err != nil || !exists {
 			return err // erased meanwhile: nothing to learn
@@ -268,9 +306,19 @@ func (g *Graph) Learn(tenant, vid, personID string) error {
 	} else {
 		g.links.Add(1)
 	}
-	if err := g.store.PutLink(tenant, vid, personID, previous); err != nil {
-		return err
-	}
+	// The index changes now; badger's commit is not waited for (a match
+	// must not wait for a disk write, and writeMu would serialise every
+	// match that learns behind it). A link lost in a crash is learned
+	// again at the visitor's next visit with an email or device id.
+	// Erase, SaveSnapshot and Close wait for the commits in flight.
+	g.linkWrites.Add(1)
+	committed = true
+	lw.Commit(tenant, vid, personID, previous, func(err error) {
+		if err != nil {
+			g.cfg.Log.Error("identity: storing a learned link", "tenant", tenant, "err", err)
+		}
+		g.linkWrites.Done()
+	})
 	g.put(h, target)
 	return nil
 }
@@ -282,6 +330,13 @@ func (g *Graph) ordinalOf(personID string) (uint32, bool) {
 	if err != nil || !ok {
 		return 0, false
 	}
+	return g.ordinalIn(rec)
+}
+
+// ordinalIn finds the current ordinal of rec's person through one of the
+// indexed identifiers of rec.
+func (g *Graph) ordinalIn(rec *Record) (uint32, bool) {
+	personID := rec.PersonID
 	for _, id := range rec.Identifiers {
 		if !indexed(id.Type, rec.IsCompanyOnly()) {
 			continue

@@ -58,7 +58,7 @@ func (m *Matcher) Match(v Visit) (Outcome, error) {
 	}
 	m.hits.Add(1)
 	if (res.Method == MethodHEM || res.Method == MethodDevice) && v.Tenant != "" && v.VisitorID != "" {
-		if err := m.graph.Learn(v.Tenant, v.VisitorID, res.Person.PersonID); err != nil {
+		if err := m.graph.learn(v.Tenant, v.VisitorID, res.Person); err != nil {
 			return Outcome{}, err
 		}
 		m.learned.Add(1)

@@ -72,6 +72,7 @@ func (g *Graph) SaveSnapshot() error {
 	}
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
+	g.linkWrites.Wait() // the snapshot's links are in badger too
 	gen := randomGeneration()
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)

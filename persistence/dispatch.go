@@ -313,6 +313,12 @@ func getUint64(txn *badger.Txn, key []byte) (uint64, error) {
 // only read and write txn: it may run more than once. Writes are refused
 // after a failed fsync.
 func (o *Outbox) write(key string, fn func(txn *badger.Txn) error) error {
+	return o.writeMode(key, true, fn)
+}
+
+// writeMode is write; with wait false it returns after the commit, and the
+// commit is left to a later fsync (see Outbox.Record).
+func (o *Outbox) writeMode(key string, wait bool, fn func(txn *badger.Txn) error) error {
 	if err := o.gs.failure(); err != nil {
 		return err
 	}
@@ -330,6 +336,11 @@ func (o *Outbox) write(key string, fn func(txn *badger.Txn) error) error {
 			return nil
 		})
 		stripe.Unlock()
+		if err == nil && !wait {
+			o.unsynced.Store(true)
+			o.gs.abandon(ticket) // committed; no wait for its fsync
+			return nil
+		}
 		if err == nil {
 			return o.gs.wait(ticket)
 		}

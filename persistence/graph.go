@@ -103,21 +103,56 @@ func (g *GraphStore) ScanPersons(fn func(id string, value []byte) error) error {
 // the link belonged to previous (another person), previous's reverse
 // entry is removed, so erasing previous leaves the link alone.
 func (g *GraphStore) PutLink(tenant, vid, personID, previous string) error {
-	err := g.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set(linkKey(tenant, vid), []byte(personID)); err != nil {
-			return err
-		}
-		if previous != "" && previous != personID {
-			if err := txn.Delete([]byte(prefixLinkReverse + previous + "/" + tenant + "/" + vid)); err != nil {
-				return err
-			}
-		}
-		return txn.Set([]byte(prefixLinkReverse+personID+"/"+tenant+"/"+vid), nil)
-	})
-	if err != nil {
+	if err := g.db.Update(func(txn *badger.Txn) error {
+		return setLink(txn, tenant, vid, personID, previous)
+	}); err != nil {
 		return fmt.Errorf("graph: put link: %w", err)
 	}
 	return nil
+}
+
+// LinkWrite is a learned link written without waiting for the commit
+// (see NewLinkWrite).
+type LinkWrite struct{ txn *badger.Txn }
+
+// NewLinkWrite starts the write of one learned link. Starting it may wait
+// for badger's commits in flight (a new transaction reads at a timestamp
+// they must have reached), so start it before taking a lock that orders
+// the links, and Commit under that lock; Discard it when not needed.
+func (g *GraphStore) NewLinkWrite() *LinkWrite { return &LinkWrite{txn: g.db.NewTransaction(true)} }
+
+// Discard drops a LinkWrite that was not committed.
+func (w *LinkWrite) Discard() { w.txn.Discard() }
+
+// Commit is PutLink without waiting for the commit: it hands the
+// transaction to badger's writer and returns; done is called (on another
+// goroutine) with the outcome. Links committed this way are applied in
+// the order of the Commit calls. Like every graph write they are made
+// durable by a later Sync (or the next fsync of the database).
+func (w *LinkWrite) Commit(tenant, vid, personID, previous string, done func(error)) {
+	if err := setLink(w.txn, tenant, vid, personID, previous); err != nil {
+		w.txn.Discard()
+		done(fmt.Errorf("graph: put link: %w", err))
+		return
+	}
+	w.txn.CommitWith(func(err error) {
+		if err != nil {
+			err = fmt.Errorf("graph: put link: %w", err)
+		}
+		done(err)
+	})
+}
+
+func setLink(txn *badger.Txn, tenant, vid, personID, previous string) error {
+	if err := txn.Set(linkKey(tenant, vid), []byte(personID)); err != nil {
+		return err
+	}
+	if previous != "" && previous != personID {
+		if err := txn.Delete([]byte(prefixLinkReverse + previous + "/" + tenant + "/" + vid)); err != nil {
+			return err
+		}
+	}
+	return txn.Set([]byte(prefixLinkReverse+personID+"/"+tenant+"/"+vid), nil)
 }
 
 func linkKey(tenant, vid string) []byte { return []byte(prefixLink + tenant + "/" + vid) }

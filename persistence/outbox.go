@@ -26,16 +26,23 @@ type OutboxConfig struct {
 	// second). Unfinished deliveries never expire. Default 7 days
 	// (API.md, issue 4).
 	ReceiptRetention time.Duration
+	// FlushInterval bounds how long a change written with Record (not
+	// waited for) stays without an fsync when no other write brings one.
+	// Default 100 ms.
+	FlushInterval time.Duration
 }
 
 // DefaultOutboxConfig returns the outbox defaults.
 func DefaultOutboxConfig() OutboxConfig {
-	return OutboxConfig{ReceiptRetention: 7 * 24 * time.Hour}
+	return OutboxConfig{ReceiptRetention: 7 * 24 * time.Hour, FlushInterval: 100 * time.Millisecond}
 }
 
 func (c *OutboxConfig) withDefaults() {
 	if c.ReceiptRetention <= 0 {
 		c.ReceiptRetention = DefaultOutboxConfig().ReceiptRetention
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultOutboxConfig().FlushInterval
 	}
 }
 
@@ -70,6 +77,7 @@ type Outbox struct {
 	cfg       OutboxConfig
 	gs        *groupSync
 	conflicts atomic.Uint64 // transactions retried after a badger conflict
+	unsynced  atomic.Bool   // a Record was committed and no fsync has started since
 
 	// stripes serialise the read-modify-write transactions of one key —
 	// Dispatch's (tenant, person), Update's delivery, MarkProcessed's
@@ -133,7 +141,26 @@ func (o *Outbox) Update(d firehook.Delivery) error {
 	if !d.Status.Valid() {
 		return fmt.Errorf("outbox: update %s: status %q: %w", d.ID, d.Status, firehook.ErrInvalid)
 	}
-	_, err := o.change(d.ID, time.Now(), func(next *firehook.Delivery) {
+	return o.update(d, true)
+}
+
+// Record is Update without the wait for the fsync: the change is
+// committed — read back by every later read, in badger's write-ahead log —
+// and becomes durable with the next fsync, another writer's or, at the
+// latest, the flush that follows within OutboxConfig.FlushInterval. A
+// crash before that loses the change. The endpoint actors record attempt
+// results with it: a lost result means the attempt is made again (at
+// least once, with the same webhook-id), never a lost delivery, and a
+// lane does not wait for a disk flush between a person's deliveries.
+func (o *Outbox) Record(d firehook.Delivery) error {
+	return o.update(d, false)
+}
+
+func (o *Outbox) update(d firehook.Delivery, wait bool) error {
+	if !d.Status.Valid() {
+		return fmt.Errorf("outbox: update %s: status %q: %w", d.ID, d.Status, firehook.ErrInvalid)
+	}
+	_, err := o.changeMode(d.ID, time.Now(), wait, func(next *firehook.Delivery) {
 		next.Status = d.Status
 		next.Attempts = d.Attempts
 		next.NextAttemptAt = d.NextAttemptAt
@@ -144,6 +171,15 @@ func (o *Outbox) Update(d firehook.Delivery) error {
 	return nil
 }
 
+// flush makes every Record so far durable, if any is not yet: one fsync
+// through the group commit.
+func (o *Outbox) flush() error {
+	if !o.unsynced.Swap(false) {
+		return nil
+	}
+	return o.gs.wait(o.gs.begin())
+}
+
 // change is the read-modify-write of one stored delivery (Update,
 // Replay): it applies fn to the record of id, sets UpdatedAt to now, and
 // writes it with putDelivery (which moves the index entries and the
@@ -152,8 +188,13 @@ func (o *Outbox) Update(d firehook.Delivery) error {
 // disk; ErrNotFound when the delivery does not exist (or has expired).
 // fn may run more than once (see write).
 func (o *Outbox) change(id string, now time.Time, fn func(d *firehook.Delivery)) (firehook.Delivery, error) {
+	return o.changeMode(id, now, true, fn)
+}
+
+// changeMode is change, waiting for the fsync or not (see Record).
+func (o *Outbox) changeMode(id string, now time.Time, wait bool, fn func(d *firehook.Delivery)) (firehook.Delivery, error) {
 	var next firehook.Delivery
-	err := o.write(id, func(txn *badger.Txn) error {
+	err := o.writeMode(id, wait, func(txn *badger.Txn) error {
 		old, ok, err := getDelivery(txn, id, false)
 		if err != nil {
 			return err

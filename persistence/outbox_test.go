@@ -598,3 +598,42 @@ func TestOutbox_ConcurrentUpdatesKeepIndexesConsistent(t *testing.T) {
 		}
 	}
 }
+
+// Record writes like Update — reads see it at once, a reopened store has
+// it — but does not wait for an fsync: the flush loop brings one within
+// FlushInterval when no other write does.
+func TestOutbox_RecordIsReadAtOnceAndFlushedWithinTheInterval(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Outbox.FlushInterval = 20 * time.Millisecond
+	s := openStore(t, cfg)
+	o := s.Outbox()
+	d := newDelivery(t, s, "p_1", "ep_x")
+	syncs := o.Stats().Syncs
+
+	u := d
+	u.Status = firehook.DeliveryDelivered
+	u.Attempts = []firehook.Attempt{{N: 1, At: t0, StatusCode: 200, DurationMS: 3}}
+	u.NextAttemptAt = time.Time{}
+	if err := o.Record(u); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := o.Get(d.ID)
+	if err != nil || !ok || got.Status != firehook.DeliveryDelivered || len(got.Attempts) != 1 {
+		t.Fatalf("Get after Record = %+v, %v, %v", got, ok, err)
+	}
+	if pend, _, err := o.Pending("ep_x", "", 10); err != nil || len(pend) != 0 {
+		t.Fatalf("Pending after a recorded delivery = %d, %v; want none", len(pend), err)
+	}
+	waitFor(t, 5*time.Second, "an fsync by the flush loop", func() bool { return o.Stats().Syncs > syncs })
+
+	s = reopen(t, s, cfg)
+	got, ok, err = s.Outbox().Get(d.ID)
+	if err != nil || !ok || got.Status != firehook.DeliveryDelivered {
+		t.Fatalf("Get after reopening = %+v, %v, %v", got, ok, err)
+	}
+	u.Status = "lost"
+	if err := s.Outbox().Record(u); !errors.Is(err, firehook.ErrInvalid) {
+		t.Fatalf("Record with an unknown status = %v, want ErrInvalid", err)
+	}
+}

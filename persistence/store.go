@@ -131,10 +131,29 @@ func Open(cfg Config) (*Store, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if !cfg.InMemory {
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go s.gcLoop(ctx, cfg.GCInterval)
+		go s.flushLoop(ctx, s.outbox.cfg.FlushInterval)
 	}
 	return s, nil
+}
+
+// flushLoop makes the outbox's unwaited writes (Outbox.Record) durable
+// within every interval, until ctx ends; Close flushes the rest.
+func (s *Store) flushLoop(ctx context.Context, every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.outbox.flush(); err != nil {
+				s.log.Error("outbox: flushing recorded attempts", "err", err)
+			}
+		}
+	}
 }
 
 // DB exposes the badger handle to sibling stores that later stages add
@@ -156,6 +175,9 @@ func (s *Store) Close() error {
 		s.Events.close()
 		s.cancel()
 		s.wg.Wait()
+		if err := s.outbox.flush(); err != nil {
+			s.log.Error("outbox: flushing recorded attempts", "err", err)
+		}
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("persistence: close badger: %w", err)
 		}

@@ -472,7 +472,7 @@ func (r *request) run() {
 	for i, d := range r.ds {
 		report.updated[i] = record(d, res, out, at, now, r.ep.RetryWindow(), r.cfg.Schedule)
 		report.updated[i].Payload = nil
-		if err := r.cfg.Outbox.Update(withPayload(report.updated[i], d.Payload)); err != nil {
+		if err := r.cfg.Outbox.Record(withPayload(report.updated[i], d.Payload)); err != nil {
 			report.err = errors.Join(report.err, err)
 		}
 	}

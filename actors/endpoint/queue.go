@@ -24,6 +24,8 @@ type queue struct {
 	byID    map[string]*firehook.Delivery
 	ready   laneHeap
 	waiting laneHeap
+	// retrying counts the deliveries in byID whose status is retrying.
+	retrying int
 }
 
 type lane struct {
@@ -69,6 +71,7 @@ func (q *queue) add(d firehook.Delivery) bool {
 	dp := new(firehook.Delivery)
 	*dp = d
 	q.byID[d.ID] = dp
+	q.count(dp, 1)
 	l := q.lanes[d.PersonKey]
 	if l == nil {
 		l = &lane{key: d.PersonKey, index: -1}
@@ -137,6 +140,8 @@ func (q *queue) finish(d firehook.Delivery) {
 	if d.Status.Finished() {
 		q.remove(l, cur)
 	} else {
+		q.count(cur, -1)
+		defer q.count(cur, 1)
 		payload := cur.Payload     // reports carry no payload: keep the one in memory
 		replayed := cur.ReplayedAt // a replay while in flight: the report's copy predates it
 		*cur = d
@@ -167,8 +172,16 @@ func (q *queue) release(id string) {
 	}
 }
 
+// count adds n to the status count of d.
+func (q *queue) count(d *firehook.Delivery, n int) {
+	if d.Status == firehook.DeliveryRetrying {
+		q.retrying += n
+	}
+}
+
 func (q *queue) remove(l *lane, d *firehook.Delivery) {
 	delete(q.byID, d.ID)
+	q.count(d, -1)
 	for i, it := range l.items {
 		if it == d {
 			l.items = append(l.items[:i], l.items[i+1:]...)
@@ -187,14 +200,7 @@ func (q *queue) nextDue() (time.Time, bool) {
 
 // counts returns how many deliveries in memory are pending and retrying.
 func (q *queue) counts() (pending, retrying int) {
-	for _, d := range q.byID {
-		if d.Status == firehook.DeliveryRetrying {
-			retrying++
-		} else {
-			pending++
-		}
-	}
-	return pending, retrying
+	return len(q.byID) - q.retrying, q.retrying
 }
 
 func readyLess(a, b *lane) bool {
