@@ -47,7 +47,15 @@ type attemptDone struct {
 	probe     bool
 	err       error // recording in the outbox failed: the attempt is redone
 	abandoned bool  // the actor was stopping: nothing was recorded
+	responded bool  // a responded message freed the in-flight slot already
 }
+
+// responded tells the actor that a request's answer arrived (or it failed):
+// its in-flight slot is free while the attempt is being recorded. The
+// lanes it carried stay busy until the attemptDone that follows. So
+// max_in_flight bounds the requests at the endpoint, and the disk does not
+// bound the endpoint's throughput.
+type responded struct{ inc uint64 }
 
 // incarnations numbers actor incarnations so that a report from a request
 // started by an earlier incarnation (before a panic restart) is told apart.
@@ -112,6 +120,11 @@ func (a *Actor) Receive(c actor.Context) {
 	case tick:
 		a.wakeAt = time.Time{}
 		a.pump()
+	case *responded:
+		if m.inc == a.inc {
+			a.requestEnded()
+			a.pump()
+		}
 	case *attemptDone:
 		a.finish(m)
 		a.pump()
@@ -315,13 +328,20 @@ func (a *Actor) send(ep *firehook.Endpoint, ds []*firehook.Delivery, probe bool,
 	go r.run()
 }
 
+// requestEnded frees the in-flight slot of a request.
+func (a *Actor) requestEnded() {
+	a.inFlight--
+	a.stats.InFlight.Add(-1)
+}
+
 // finish applies a request's report.
 func (a *Actor) finish(m *attemptDone) {
 	if m.inc != a.inc {
 		return // started before a restart; this incarnation reloaded those deliveries
 	}
-	a.inFlight--
-	a.stats.InFlight.Add(-1)
+	if !m.responded {
+		a.requestEnded()
+	}
 	if m.probe {
 		a.breaker.probing = false
 	}
@@ -465,6 +485,8 @@ func (r *request) run() {
 		report.abandoned = true // the node is stopping: try again after the restart
 		return
 	}
+	r.root.Send(r.self, &responded{inc: r.inc})
+	report.responded = true
 	out := webhook.Classify(res)
 	now := r.cfg.Now()
 	report.outcome = out
