@@ -132,27 +132,33 @@ func Open(cfg Config) (*Store, error) {
 	s.cancel = cancel
 	if !cfg.InMemory {
 		s.wg.Add(2)
-		go s.gcLoop(ctx, cfg.GCInterval)
-		go s.flushLoop(ctx, s.outbox.cfg.FlushInterval)
+		go s.every(ctx, cfg.GCInterval, s.collectGarbage)
+		go s.every(ctx, s.outbox.cfg.FlushInterval, s.flushOutbox)
 	}
 	return s, nil
 }
 
-// flushLoop makes the outbox's unwaited writes (Outbox.Record) durable
-// within every interval, until ctx ends; Close flushes the rest.
-func (s *Store) flushLoop(ctx context.Context, every time.Duration) {
+// every runs fn every interval until ctx ends: the store's background
+// loops (value-log GC, the outbox flush). fn gets ctx to stop early.
+func (s *Store) every(ctx context.Context, interval time.Duration, fn func(ctx context.Context)) {
 	defer s.wg.Done()
-	t := time.NewTicker(every)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.outbox.flush(); err != nil {
-				s.log.Error("outbox: flushing recorded attempts", "err", err)
-			}
+			fn(ctx)
 		}
+	}
+}
+
+// flushOutbox makes the outbox's unwaited writes (Outbox.Record) durable;
+// run every FlushInterval, and by Close for the rest.
+func (s *Store) flushOutbox(context.Context) {
+	if err := s.outbox.flush(); err != nil {
+		s.log.Error("outbox: flushing recorded attempts", "err", err)
 	}
 }
 
@@ -175,9 +181,7 @@ func (s *Store) Close() error {
 		s.Events.close()
 		s.cancel()
 		s.wg.Wait()
-		if err := s.outbox.flush(); err != nil {
-			s.log.Error("outbox: flushing recorded attempts", "err", err)
-		}
+		s.flushOutbox(context.Background())
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("persistence: close badger: %w", err)
 		}
@@ -185,22 +189,12 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// gcLoop reclaims value-log space until ctx ends.
-func (s *Store) gcLoop(ctx context.Context, every time.Duration) {
-	defer s.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// collectGarbage reclaims value-log space: it rewrites files while there
+// is garbage to collect and ctx has not ended.
+func (s *Store) collectGarbage(ctx context.Context) {
+	for s.db.RunValueLogGC(0.5) == nil {
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
-			for s.db.RunValueLogGC(0.5) == nil {
-				// One file rewritten; go on while there is garbage to collect.
-				if ctx.Err() != nil {
-					return
-				}
-			}
 		}
 	}
 }
