@@ -20,8 +20,12 @@ type Config struct {
 	// InMemory keeps everything in RAM (tests where durability is not the
 	// point). Nothing survives Close.
 	InMemory bool
-	// MemTableSize is badger's memtable size in bytes. Default 64 MiB,
-	// at least 1 MiB.
+	// MemTableSize is badger's memtable size in bytes. Default 16 MiB,
+	// at least 1 MiB. Every badger fsync msyncs the whole memtable, and
+	// reads and writes queue behind it: a smaller memtable makes each
+	// fsync shorter (2.2 → 1.6 ms here) and the pipeline's tail with it
+	// (pixel → webhook p99 at 1,000/s about halved), at the cost of more
+	// flushes (graph import 23 % slower than with 64 MiB).
 	MemTableSize int64
 	// BlockCacheSize is badger's block cache in bytes. Default 64 MiB.
 	BlockCacheSize int64
@@ -45,7 +49,7 @@ const (
 func DefaultConfig(dir string) Config {
 	return Config{
 		Dir:            dir,
-		MemTableSize:   64 << 20,
+		MemTableSize:   16 << 20,
 		BlockCacheSize: 64 << 20,
 		GCInterval:     5 * time.Minute,
 		Log:            slog.Default(),
