@@ -98,7 +98,9 @@ type appendReq struct {
 
 var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan error, 1)} }}
 
-func newEventLog(db *badger.DB, cfg EventLogConfig) (*EventLog, error) {
+// newEventLog opens the log over db; sync makes its written batches
+// durable (the store passes the outbox's shared group commit).
+func newEventLog(db *badger.DB, cfg EventLogConfig, sync func() error) (*EventLog, error) {
 	cfg.withDefaults()
 	last, err := lastEventSeq(db)
 	if err != nil {
@@ -113,7 +115,7 @@ func newEventLog(db *badger.DB, cfg EventLogConfig) (*EventLog, error) {
 		written: make(chan writtenBatch, 64),
 		done:    make(chan struct{}),
 	}
-	l.sync = db.Sync
+	l.sync = sync
 	l.lastSeq.Store(last)
 	go l.writeLoop(last + 1)
 	go l.syncLoop()

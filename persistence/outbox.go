@@ -171,13 +171,18 @@ func (o *Outbox) update(d firehook.Delivery, wait bool) error {
 	return nil
 }
 
+// syncShared makes everything committed so far durable with one fsync of
+// the outbox's group commit, shared with the outbox's own writers: the
+// event log's fsync. A failed fsync stops the outbox as it stops the log.
+func (o *Outbox) syncShared() error { return o.gs.wait(o.gs.begin()) }
+
 // flush makes every Record so far durable, if any is not yet: one fsync
 // through the group commit.
 func (o *Outbox) flush() error {
 	if !o.unsynced.Swap(false) {
 		return nil
 	}
-	return o.gs.wait(o.gs.begin())
+	return o.syncShared()
 }
 
 // change is the read-modify-write of one stored delivery (Update,

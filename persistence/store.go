@@ -127,11 +127,15 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("persistence: load config: %w", err)
 	}
-	if s.Events, err = newEventLog(db, cfg.EventLog); err != nil {
+	// One group commit for the event log and the outbox: every badger
+	// fsync msyncs the whole memtable and stalls badger's writer and
+	// readers meanwhile, so the two share their fsyncs rather than each
+	// running its own.
+	s.outbox = newOutbox(db, cfg.Outbox)
+	if s.Events, err = newEventLog(db, cfg.EventLog, s.outbox.syncShared); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("persistence: open event log: %w", err)
 	}
-	s.outbox = newOutbox(db, cfg.Outbox)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if !cfg.InMemory {
