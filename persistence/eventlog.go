@@ -32,11 +32,16 @@ type EventLogConfig struct {
 	// callee's to keep; the events are shared with the appenders and must
 	// be treated as read-only.
 	OnCommit func([]*firehook.Event)
+	// Retention is how long events are kept after they were received,
+	// once the pipeline has processed them (see EventLog.Trim): the reach
+	// of GET /v1/events and of a replay from the log. Default 7 days;
+	// negative keeps every event.
+	Retention time.Duration
 }
 
 // DefaultEventLogConfig returns the event log defaults.
 func DefaultEventLogConfig() EventLogConfig {
-	return EventLogConfig{MaxBatch: 1024, QueueSize: 8192}
+	return EventLogConfig{MaxBatch: 1024, QueueSize: 8192, Retention: 7 * 24 * time.Hour}
 }
 
 func (c *EventLogConfig) withDefaults() {
@@ -46,6 +51,9 @@ func (c *EventLogConfig) withDefaults() {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = d.QueueSize
+	}
+	if c.Retention == 0 {
+		c.Retention = d.Retention
 	}
 }
 

@@ -139,9 +139,10 @@ func Open(cfg Config) (*Store, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if !cfg.InMemory {
-		s.wg.Add(2)
+		s.wg.Add(3)
 		go s.every(ctx, cfg.GCInterval, s.collectGarbage)
 		go s.every(ctx, s.outbox.cfg.FlushInterval, s.flushOutbox)
+		go s.every(ctx, time.Hour, s.trimEvents)
 	}
 	return s, nil
 }
