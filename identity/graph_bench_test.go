@@ -158,3 +158,41 @@ func BenchmarkGraph_Import(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkMatcher_Match measures the match stage as a visitor actor runs
+// it for a known visitor: resolution, the suppression check, and the
+// learned-link check (learned once, then found), with allocations.
+//
+//	go test -run '^$' -bench Matcher_Match -benchmem ./identity/
+func BenchmarkMatcher_Match(b *testing.B) {
+	var graph, tr bytes.Buffer
+	if err := synth.Generate(synth.Config{People: 20_000, Seed: 1}, &graph, &tr); err != nil {
+		b.Fatal(err)
+	}
+	st, g := openBenchGraph(b, b.TempDir())
+	defer st.Close()
+	defer g.Close()
+	if _, err := g.Import(context.Background(), &graph, identity.ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	sup, err := identity.OpenSuppressions(st.Graph())
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := identity.NewMatcher(g, sup)
+	ids := truthIdentifiers(b, &tr)
+	visits := make([]identity.Visit, len(ids))
+	for i, id := range ids {
+		visits[i] = identity.Visit{Tenant: "ten_bench", VisitorID: "v" + strconv.Itoa(i), Identifiers: []identity.Identifier{id}}
+		if _, err := m.Match(visits[i]); err != nil { // learns the link, warms the profile cache
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := m.Match(visits[i%len(visits)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
