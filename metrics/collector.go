@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/firehook/firehook/actors"
@@ -28,8 +29,8 @@ func newLevels(m *Metrics) *levels {
 	}
 	return &levels{
 		m:                m,
-		lsmSize:          d("badger_lsm_size_bytes", "Size of badger's LSM tree (SST files) on disk."),
-		vlogSize:         d("badger_vlog_size_bytes", "Size of badger's value log on disk."),
+		lsmSize:          d("badger_lsm_size_bytes", "Size of badger's LSM tree (SST files) on disk, by database (main: pipeline and configuration; graph: the identity graph).", "db"),
+		vlogSize:         d("badger_vlog_size_bytes", "Size of badger's value log on disk, by database.", "db"),
 		logCommits:       d("eventlog_commits_total", "Event log group commits (one fsync each)."),
 		logEvents:        d("eventlog_events_total", "Events made durable in the event log."),
 		logFsyncSeconds:  d("eventlog_fsync_seconds_total", "Time spent in the event log's fsyncs."),
@@ -72,9 +73,11 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	cfg := &l.m.cfg
-	lsm, vlog := cfg.Store.DB().Size()
-	gauge(l.lsmSize, float64(lsm))
-	gauge(l.vlogSize, float64(vlog))
+	for name, db := range map[string]*badger.DB{"main": cfg.Store.DB(), "graph": cfg.Store.GraphDB()} {
+		lsm, vlog := db.Size()
+		gauge(l.lsmSize, float64(lsm), name)
+		gauge(l.vlogSize, float64(vlog), name)
+	}
 
 	ls := cfg.Store.Events.Stats()
 	counter(l.logCommits, float64(ls.Commits))

@@ -20,7 +20,7 @@ type GraphStore struct {
 }
 
 // Graph returns the graph storage of the store.
-func (s *Store) Graph() *GraphStore { return &GraphStore{db: s.db} }
+func (s *Store) Graph() *GraphStore { return &GraphStore{db: s.graphDB} }
 
 // Sync makes every graph write so far durable.
 func (g *GraphStore) Sync() error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +21,10 @@ type Config struct {
 	// InMemory keeps everything in RAM (tests where durability is not the
 	// point). Nothing survives Close.
 	InMemory bool
+	// GraphMemTableSize is the memtable size of the identity graph's
+	// database. Default 4 × MemTableSize (64 MiB): imports write large
+	// batches, and the graph's fsyncs do not stall the pipeline's writes.
+	GraphMemTableSize int64
 	// MemTableSize is badger's memtable size in bytes. Default 16 MiB,
 	// at least 1 MiB. Every badger fsync msyncs the whole memtable, and
 	// reads and writes queue behind it: a smaller memtable makes each
@@ -63,6 +68,10 @@ func (c *Config) withDefaults() {
 		c.MemTableSize = d.MemTableSize
 	}
 	c.MemTableSize = max(c.MemTableSize, minMemTableSize)
+	if c.GraphMemTableSize <= 0 {
+		c.GraphMemTableSize = 4 * c.MemTableSize
+	}
+	c.GraphMemTableSize = max(c.GraphMemTableSize, minMemTableSize)
 	if c.BlockCacheSize <= 0 {
 		c.BlockCacheSize = d.BlockCacheSize
 	}
@@ -78,8 +87,9 @@ func (c *Config) withDefaults() {
 // Store is a node's badger database and the typed stores over it.
 // Its methods are safe for concurrent use.
 type Store struct {
-	db  *badger.DB
-	log *slog.Logger
+	db      *badger.DB // configuration, events, dispatch, outbox, visitors
+	graphDB *badger.DB // the identity graph (GraphStore)
+	log     *slog.Logger
 
 	// Config is the tenants/sites/endpoints store.
 	Config *ConfigStore
@@ -101,30 +111,24 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" && !cfg.InMemory {
 		return nil, errors.New("persistence: open: no data directory")
 	}
-	opts := badger.DefaultOptions(cfg.Dir).
-		WithInMemory(cfg.InMemory).
-		// Durability comes from the event log's group commit and from
-		// syncing after every config write: one fsync for many writes.
-		WithSyncWrites(false).
-		WithMemTableSize(cfg.MemTableSize).
-		// Events and config records are small: keep them in the LSM tree
-		// (values up to 64 KiB) rather than the value log. This also keeps
-		// the threshold under badger's batch limit for small test memtables.
-		WithValueThreshold(valueThreshold).
-		WithBlockCacheSize(cfg.BlockCacheSize).
-		WithNumCompactors(2).
-		WithMetricsEnabled(false).
-		WithLogger(badgerLogger{cfg.Log.With("component", "badger")})
-	if cfg.InMemory {
-		opts = opts.WithDir("").WithValueDir("")
-	}
-	db, err := badger.Open(opts)
+	db, err := openBadger(cfg, cfg.Dir, cfg.MemTableSize, "badger")
 	if err != nil {
-		return nil, fmt.Errorf("persistence: open badger at %q: %w", cfg.Dir, err)
+		return nil, err
 	}
-	s := &Store{db: db, log: cfg.Log}
-	if s.Config, err = newConfigStore(db); err != nil {
+	// The identity graph has a database of its own (under Dir/graph):
+	// its reads — a person's record at a visitor's first match — never
+	// queue behind the pipeline's writes and fsyncs (every badger fsync
+	// holds the database's lock that reads and writes need), and an
+	// import's large batches never stall the pipeline.
+	gdb, err := openBadger(cfg, filepath.Join(cfg.Dir, graphDir), cfg.GraphMemTableSize, "badger-graph")
+	if err != nil {
 		_ = db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, graphDB: gdb, log: cfg.Log}
+	warnOldGraphLayout(db, cfg.Log)
+	if s.Config, err = newConfigStore(db); err != nil {
+		_ = s.closeDBs()
 		return nil, fmt.Errorf("persistence: load config: %w", err)
 	}
 	// One group commit for the event log and the outbox: every badger
@@ -133,7 +137,7 @@ func Open(cfg Config) (*Store, error) {
 	// running its own.
 	s.outbox = newOutbox(db, cfg.Outbox)
 	if s.Events, err = newEventLog(db, cfg.EventLog, s.outbox.syncShared); err != nil {
-		_ = db.Close()
+		_ = s.closeDBs()
 		return nil, fmt.Errorf("persistence: open event log: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -175,9 +179,12 @@ func (s *Store) flushOutbox(context.Context) {
 // (identity graph, outbox). Handlers must not use it directly.
 func (s *Store) DB() *badger.DB { return s.db }
 
+// GraphDB exposes the identity graph's badger handle (tests, metrics).
+func (s *Store) GraphDB() *badger.DB { return s.graphDB }
+
 // Sync forces everything written so far to disk.
 func (s *Store) Sync() error {
-	if err := s.db.Sync(); err != nil {
+	if err := errors.Join(s.db.Sync(), s.graphDB.Sync()); err != nil {
 		return fmt.Errorf("persistence: sync: %w", err)
 	}
 	return nil
@@ -191,21 +198,78 @@ func (s *Store) Close() error {
 		s.cancel()
 		s.wg.Wait()
 		s.flushOutbox(context.Background())
-		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("persistence: close badger: %w", err)
-		}
+		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
 }
 
-// collectGarbage reclaims value-log space: it rewrites files while there
-// is garbage to collect and ctx has not ended.
+// collectGarbage reclaims value-log space of both databases: it rewrites
+// files while there is garbage to collect and ctx has not ended.
 func (s *Store) collectGarbage(ctx context.Context) {
-	for s.db.RunValueLogGC(0.5) == nil {
-		if ctx.Err() != nil {
-			return
+	for _, db := range []*badger.DB{s.db, s.graphDB} {
+		for db.RunValueLogGC(0.5) == nil {
+			if ctx.Err() != nil {
+				return
+			}
 		}
 	}
+}
+
+// closeDBs closes both badger databases.
+func (s *Store) closeDBs() error {
+	var errs []error
+	for _, db := range []*badger.DB{s.db, s.graphDB} {
+		if err := db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("persistence: close badger: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// graphDir is the identity graph's database under the data directory.
+const graphDir = "graph"
+
+// openBadger opens one of the store's badger databases in dir.
+func openBadger(cfg Config, dir string, memTable int64, component string) (*badger.DB, error) {
+	opts := badger.DefaultOptions(dir).
+		WithInMemory(cfg.InMemory).
+		// Durability comes from the group commits (event log and outbox)
+		// and from syncing after every config or graph write: one fsync
+		// for many writes.
+		WithSyncWrites(false).
+		WithMemTableSize(memTable).
+		// Records are small: keep them in the LSM tree (values up to
+		// 64 KiB) rather than the value log. This also keeps the threshold
+		// under badger's batch limit for small test memtables.
+		WithValueThreshold(valueThreshold).
+		WithBlockCacheSize(cfg.BlockCacheSize).
+		WithNumCompactors(2).
+		WithMetricsEnabled(false).
+		WithLogger(badgerLogger{cfg.Log.With("component", component)})
+	if cfg.InMemory {
+		opts = opts.WithDir("").WithValueDir("")
+	}
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: open badger at %q: %w", dir, err)
+	}
+	return db, nil
+}
+
+// warnOldGraphLayout logs when db holds graph records, as data dirs made
+// before the graph had its own database do: they are not read (import
+// the graph again).
+func warnOldGraphLayout(db *badger.DB, log *slog.Logger) {
+	_ = db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix, opts.PrefetchValues = []byte(prefixPerson), false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		if it.Rewind(); it.Valid() {
+			log.Warn("this data dir holds identity graph records in the old layout (the main database); they are not used: import the graph again")
+		}
+		return nil
+	})
 }
 
 // badgerLogger routes badger's logging into slog. Badger is chatty at

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/firehook/firehook"
 )
 
@@ -105,5 +107,36 @@ func TestStore_InMemoryWorksAndKeepsNothing(t *testing.T) {
 	s = reopen(t, s, cfg)
 	if n := len(s.Config.Tenants()); n != 0 || s.Events.LastSeq() != 0 {
 		t.Fatalf("a new in-memory store has %d tenants and LastSeq %d; want an empty store", n, s.Events.LastSeq())
+	}
+}
+
+// The identity graph has its own badger database under the data dir: its
+// records are there, not in the main database, and survive a reopen.
+func TestStore_GraphLivesInItsOwnDatabase(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, testConfig(dir))
+	if err := s.Graph().WritePersons([]PersonWrite{{ID: "p_1", Value: []byte("record")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Graph().Sync(); err != nil {
+		t.Fatal(err)
+	}
+	count := func(db *badger.DB) (n int) {
+		_ = db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixPerson)})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	if m, g := count(s.DB()), count(s.GraphDB()); m != 0 || g != 1 {
+		t.Fatalf("person records: %d in the main database, %d in the graph's; want 0 and 1", m, g)
+	}
+	s = reopen(t, s, testConfig(dir))
+	if v, ok, err := s.Graph().Person("p_1"); err != nil || !ok || string(v) != "record" {
+		t.Fatalf("Person after reopening = %q, %v, %v", v, ok, err)
 	}
 }
