@@ -138,10 +138,8 @@ func (o *Outbox) Get(id string) (d firehook.Delivery, ok bool, err error) {
 // when the delivery does not exist (or has expired), ErrInvalid for an
 // unknown status.
 func (o *Outbox) Update(d firehook.Delivery) error {
-	if !d.Status.Valid() {
-		return fmt.Errorf("outbox: update %s: status %q: %w", d.ID, d.Status, firehook.ErrInvalid)
-	}
-	return o.update(d, true)
+	_, err := o.update(d, true)
+	return err
 }
 
 // Record is Update without the wait for the fsync: the change is
@@ -152,23 +150,40 @@ func (o *Outbox) Update(d firehook.Delivery) error {
 // results with it: a lost result means the attempt is made again (at
 // least once, with the same webhook-id), never a lost delivery, and a
 // lane does not wait for a disk flush between a person's deliveries.
-func (o *Outbox) Record(d firehook.Delivery) error {
+//
+// It returns the record as stored (without Payload). That differs from d
+// when the delivery was replayed after d was read (its stored ReplayedAt
+// is later than d's): the replay wins — a delivery d says is finished
+// stays pending, due at the replay, and a retry due later is brought
+// forward to it — so a replay that came while an attempt was in flight is
+// not lost. Update does the same.
+func (o *Outbox) Record(d firehook.Delivery) (firehook.Delivery, error) {
 	return o.update(d, false)
 }
 
-func (o *Outbox) update(d firehook.Delivery, wait bool) error {
+func (o *Outbox) update(d firehook.Delivery, wait bool) (firehook.Delivery, error) {
 	if !d.Status.Valid() {
-		return fmt.Errorf("outbox: update %s: status %q: %w", d.ID, d.Status, firehook.ErrInvalid)
+		return firehook.Delivery{}, fmt.Errorf("outbox: update %s: status %q: %w", d.ID, d.Status, firehook.ErrInvalid)
 	}
-	_, err := o.changeMode(d.ID, time.Now(), wait, func(next *firehook.Delivery) {
+	stored, err := o.changeMode(d.ID, time.Now(), wait, func(next *firehook.Delivery) {
+		replay := next.ReplayedAt
 		next.Status = d.Status
 		next.Attempts = d.Attempts
 		next.NextAttemptAt = d.NextAttemptAt
+		if !replay.After(d.ReplayedAt) {
+			return
+		}
+		switch {
+		case d.Status.Finished():
+			next.Status, next.NextAttemptAt = firehook.DeliveryPending, replay
+		case replay.Before(d.NextAttemptAt):
+			next.NextAttemptAt = replay
+		}
 	})
 	if err != nil {
-		return fmt.Errorf("outbox: update %s: %w", d.ID, err)
+		return firehook.Delivery{}, fmt.Errorf("outbox: update %s: %w", d.ID, err)
 	}
-	return nil
+	return stored, nil
 }
 
 // syncShared makes everything committed so far durable with one fsync of

@@ -267,3 +267,42 @@ func TestOutbox_ReplaySince(t *testing.T) {
 		wantReplayed(t, s.Outbox(), created, func(int, firehook.Delivery) bool { return false })
 	})
 }
+
+// A replay that comes while an attempt is in flight is not lost when the
+// attempt's result is recorded: the delivery the attempt delivered stays
+// pending, due at the replay, with the attempt in its receipt.
+func TestOutbox_ReplayDuringAnAttemptWins(t *testing.T) {
+	s := openStore(t, testConfig(t.TempDir()))
+	o := s.Outbox()
+	d := newDelivery(t, s, "p_1", "ep_x") // the copy the endpoint actor tries
+
+	replayAt := time.Now().UTC()
+	if _, err := o.Replay(d.ID, replayAt); err != nil {
+		t.Fatal(err)
+	}
+	done := d
+	done.Status = firehook.DeliveryDelivered
+	done.Attempts = []firehook.Attempt{{N: 1, At: replayAt.Add(-time.Millisecond), StatusCode: 200}}
+	done.NextAttemptAt = time.Time{}
+	stored, err := o.Record(done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != firehook.DeliveryPending || !stored.NextAttemptAt.Equal(replayAt) || len(stored.Attempts) != 1 {
+		t.Fatalf("recorded after a replay: status %s, next %v, %d attempts; want pending at %v with 1 attempt",
+			stored.Status, stored.NextAttemptAt, len(stored.Attempts), replayAt)
+	}
+	got, ok, err := o.Get(d.ID)
+	if err != nil || !ok || got.Status != firehook.DeliveryPending {
+		t.Fatalf("Get = %+v, %v, %v; want pending", got, ok, err)
+	}
+
+	// Without a replay in between, the result is recorded as it is.
+	again := got
+	again.Status = firehook.DeliveryDelivered
+	again.Attempts = append(got.Attempts, firehook.Attempt{N: 2, At: time.Now().UTC(), StatusCode: 200})
+	again.NextAttemptAt = time.Time{}
+	if stored, err = o.Record(again); err != nil || stored.Status != firehook.DeliveryDelivered {
+		t.Fatalf("Record without a replay = %s, %v; want delivered", stored.Status, err)
+	}
+}

@@ -615,7 +615,7 @@ func TestOutbox_RecordIsReadAtOnceAndFlushedWithinTheInterval(t *testing.T) {
 	u.Status = firehook.DeliveryDelivered
 	u.Attempts = []firehook.Attempt{{N: 1, At: t0, StatusCode: 200, DurationMS: 3}}
 	u.NextAttemptAt = time.Time{}
-	if err := o.Record(u); err != nil {
+	if _, err := o.Record(u); err != nil {
 		t.Fatal(err)
 	}
 	got, ok, err := o.Get(d.ID)
@@ -633,7 +633,7 @@ func TestOutbox_RecordIsReadAtOnceAndFlushedWithinTheInterval(t *testing.T) {
 		t.Fatalf("Get after reopening = %+v, %v, %v", got, ok, err)
 	}
 	u.Status = "lost"
-	if err := s.Outbox().Record(u); !errors.Is(err, firehook.ErrInvalid) {
+	if _, err := s.Outbox().Record(u); !errors.Is(err, firehook.ErrInvalid) {
 		t.Fatalf("Record with an unknown status = %v, want ErrInvalid", err)
 	}
 }

@@ -494,9 +494,12 @@ func (r *request) run() {
 	for i, d := range r.ds {
 		report.updated[i] = record(d, res, out, at, now, r.ep.RetryWindow(), r.cfg.Schedule)
 		report.updated[i].Payload = nil
-		if err := r.cfg.Outbox.Record(withPayload(report.updated[i], d.Payload)); err != nil {
+		stored, err := r.cfg.Outbox.Record(withPayload(report.updated[i], d.Payload))
+		if err != nil {
 			report.err = errors.Join(report.err, err)
+			continue
 		}
+		report.updated[i] = stored // a replay during the attempt may have kept it pending
 	}
 	if r.cfg.Observer != nil {
 		r.cfg.Observer(Observation{EndpointID: r.ep.ID, TenantID: r.ep.TenantID, Deliveries: report.updated,
