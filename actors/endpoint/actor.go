@@ -85,7 +85,36 @@ type Actor struct {
 	wakeAt time.Time
 
 	stats *Stats
+
+	// recent remembers the deliveries this incarnation finished lately,
+	// so that an Enqueue of one of them that was overtaken (the actor
+	// loaded it from the outbox, sent it and finished it before the
+	// person actor's Enqueue arrived) does not send it again.
+	recent recentIDs
 }
+
+// recentIDs is a bounded set of delivery ids: the last recentMax added.
+type recentIDs struct {
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+const recentMax = 4096
+
+func (r *recentIDs) add(id string) {
+	if r.set == nil {
+		r.set, r.ring = make(map[string]struct{}, recentMax), make([]string, recentMax)
+	}
+	if old := r.ring[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = id
+	r.set[id] = struct{}{}
+	r.next = (r.next + 1) % recentMax
+}
+
+func (r *recentIDs) has(id string) bool { _, ok := r.set[id]; return ok }
 
 // Producer returns the producer of endpoint id's actor for actors.System.
 // stats is where the actor publishes its figures (shared by its
@@ -165,7 +194,7 @@ func (a *Actor) stop() {
 // enqueue takes d into memory unless the window is full, in which case it
 // stays in the outbox until reload pages it in.
 func (a *Actor) enqueue(d firehook.Delivery) {
-	if d.Status.Finished() || d.EndpointID != a.id {
+	if d.Status.Finished() || d.EndpointID != a.id || a.recent.has(d.ID) {
 		return
 	}
 	if a.q.has(d.ID) {
@@ -356,6 +385,9 @@ func (a *Actor) finish(m *attemptDone) {
 	}
 	for _, d := range m.updated {
 		a.q.finish(d)
+		if d.Status.Finished() {
+			a.recent.add(d.ID)
+		}
 	}
 	now := a.cfg.Now()
 	if m.outcome == webhook.Delivered {

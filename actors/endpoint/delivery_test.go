@@ -353,3 +353,17 @@ func TestDelivery_replayOfARetryingDeliveryRestartsItsWindow(t *testing.T) {
 		t.Errorf("attempts after the replay span %s, more than the window", span)
 	}
 }
+
+// An Enqueue that arrives after the actor already sent and finished the
+// delivery (it loaded it from the outbox first) does not send it again.
+func TestDelivery_anOvertakenEnqueueDoesNotSendAgain(t *testing.T) {
+	h := newHarness(t)
+	rc := h.receiver(nil)
+	ep := h.endpoint(rc.URL, nil)
+	d := h.create(ep, "p_ada")
+	h.reload(ep) // the actor starts and loads d from the outbox
+	h.waitDelivered(d)
+	h.enqueue(ep, d) // the person actor's hand-off, overtaken: d as it was created
+	consistently(t, 300*time.Millisecond, func() bool { return len(rc.Got()) == 1 },
+		"the delivery was sent again: %d requests", len(rc.Got()))
+}
