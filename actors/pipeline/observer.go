@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/firehook/firehook"
@@ -26,40 +25,10 @@ type Observer interface {
 	Dispatched(ev *firehook.Event, dec persistence.Decision, deliveries int, took time.Duration)
 }
 
-// commitTimes remembers when each event was committed, by sequence, from
-// the log's commit until its visitor actor starts handling it: the start
-// of the queue wait that Observer.Queued reports.
-type commitTimes struct {
-	mu sync.Mutex
-	at map[uint64]time.Time
-}
-
-func (c *commitTimes) add(evs []*firehook.Event, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.at == nil {
-		c.at = make(map[uint64]time.Time, len(evs))
-	}
-	for _, ev := range evs {
-		c.at[ev.Seq] = now
-	}
-}
-
-// take returns and forgets the commit time of seq.
-func (c *commitTimes) take(seq uint64) (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.at[seq]
-	if ok {
-		delete(c.at, seq)
-	}
-	return t, ok
-}
-
 // observeVisitor is the visitor actors' Observe hook.
-func (p *Pipeline) observeVisitor(ev *firehook.Event, start time.Time, match time.Duration) {
-	if at, ok := p.commits.take(ev.Seq); ok {
-		p.cfg.Observer.Queued(ev, start.Sub(at))
+func (p *Pipeline) observeVisitor(ev *firehook.Event, committedAt, start time.Time, match time.Duration) {
+	if !committedAt.IsZero() { // not for events replayed at start: they waited for a restart
+		p.cfg.Observer.Queued(ev, start.Sub(committedAt))
 	}
 	p.cfg.Observer.Matched(ev, match)
 }

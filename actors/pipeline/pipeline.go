@@ -89,10 +89,9 @@ type Pipeline struct {
 	track   *tracker
 
 	feedMu  sync.Mutex
-	feed    []*firehook.Event
+	feed    []visitor.Arrival
 	feedSig chan struct{}
-	fromSeq uint64      // events below it were read from the log by Start
-	commits commitTimes // when each event was committed; only with an Observer
+	fromSeq uint64 // events below it were read from the log by Start
 
 	statsMu sync.Mutex
 	stats   map[string]*endpoint.Stats
@@ -153,10 +152,6 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Observer != nil {
 		p.visitor.Observe = p.observeVisitor
-		p.visitor.Done = func(seq uint64) {
-			p.track.finish(seq)
-			p.commits.take(seq) // one its actor did not match (applied before): forget its commit time
-		}
 	}
 	return p, nil
 }
@@ -164,11 +159,11 @@ func New(cfg Config) (*Pipeline, error) {
 // Committed is the event log's OnCommit hook: it queues the events for the
 // feeder and returns at once.
 func (p *Pipeline) Committed(evs []*firehook.Event) {
-	if p.cfg.Observer != nil {
-		p.commits.add(evs, time.Now())
-	}
+	now := time.Now()
 	p.feedMu.Lock()
-	p.feed = append(p.feed, evs...)
+	for _, ev := range evs {
+		p.feed = append(p.feed, visitor.Arrival{Event: ev, CommittedAt: now})
+	}
 	p.feedMu.Unlock()
 	select {
 	case p.feedSig <- struct{}{}:
@@ -202,7 +197,7 @@ func (p *Pipeline) Start() error {
 			break
 		}
 		for i := range evs {
-			if err := p.route(&evs[i]); err != nil {
+			if err := p.route(visitor.Arrival{Event: &evs[i]}); err != nil {
 				return fmt.Errorf("pipeline: replay: %w", err)
 			}
 		}
@@ -222,16 +217,17 @@ func (p *Pipeline) Start() error {
 }
 
 // route sends one event to its visitor's actor.
-func (p *Pipeline) route(ev *firehook.Event) error {
+func (p *Pipeline) route(a visitor.Arrival) error {
+	ev := a.Event
 	p.track.add(ev.Seq)
 	id := VisitorActorID(ev.TenantID, ev.VisitorID)
-	return p.sys.Send(KindVisitor, id, visitor.ActorProducer(&p.visitor, id, ev.TenantID, ev.VisitorID), ev)
+	return p.sys.Send(KindVisitor, id, visitor.ActorProducer(&p.visitor, id, ev.TenantID, ev.VisitorID), &a)
 }
 
 // feeder sends committed events to the visitor actors in log order.
 func (p *Pipeline) feeder() {
 	defer p.wg.Done()
-	var batch []*firehook.Event
+	var batch []visitor.Arrival
 	for {
 		select {
 		case <-p.closing:
@@ -242,12 +238,12 @@ func (p *Pipeline) feeder() {
 		batch, p.feed = p.feed, batch[:0]
 		from := p.fromSeq
 		p.feedMu.Unlock()
-		for _, ev := range batch {
+		for _, a := range batch {
+			ev := a.Event
 			if ev.Seq < from {
-				p.commits.take(ev.Seq)
 				continue // read by Start's replay
 			}
-			if err := p.route(ev); err != nil {
+			if err := p.route(a); err != nil {
 				if errors.Is(err, actors.ErrClosed) {
 					return
 				}

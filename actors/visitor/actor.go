@@ -13,6 +13,14 @@ import (
 	"github.com/firehook/firehook/persistence"
 )
 
+// Arrival is a stored event routed to its visitor's actor, in log order.
+type Arrival struct {
+	Event *firehook.Event
+	// CommittedAt is when the log made the event durable; zero for an
+	// event replayed from the log at start.
+	CommittedAt time.Time
+}
+
 // ActorConfig is shared by every visitor actor of a node.
 type ActorConfig struct {
 	// Store holds the visitors' persisted state. Required.
@@ -36,10 +44,11 @@ type ActorConfig struct {
 	// passivates. Default 1 min.
 	IdleTimeout time.Duration
 	// Observe, when set, is told of each event the actor matches (not of
-	// replays of events it had applied already): when its handling began
-	// and how long the match took (metrics). It is called on the actor's
-	// goroutine and must be quick.
-	Observe func(ev *firehook.Event, start time.Time, match time.Duration)
+	// replays of events it had applied already): when the log committed it
+	// (zero for an event replayed from the log at start), when its
+	// handling began and how long the match took (metrics). It is called
+	// on the actor's goroutine and must be quick.
+	Observe func(ev *firehook.Event, committedAt, start time.Time, match time.Duration)
 	// Log receives errors. Default slog.Default().
 	Log *slog.Logger
 }
@@ -87,12 +96,12 @@ func (a *Actor) Receive(c actor.Context) {
 		}
 	case *actor.ReceiveTimeout:
 		a.cfg.Passivate(a.id)
-	case *firehook.Event:
-		if err := a.handle(m); err != nil {
+	case *Arrival:
+		if err := a.handle(m.Event, m.CommittedAt); err != nil {
 			// Not reported done: the event is processed again after a
 			// restart. The in-memory state is reloaded then as well.
 			a.loaded = false
-			a.cfg.Log.Error("visitor: event not processed", "visitor", a.id, "event", m.ID, "seq", m.Seq, "err", err)
+			a.cfg.Log.Error("visitor: event not processed", "visitor", a.id, "event", m.Event.ID, "seq", m.Event.Seq, "err", err)
 		}
 	}
 }
@@ -116,7 +125,7 @@ func (a *Actor) load() error {
 	return nil
 }
 
-func (a *Actor) handle(ev *firehook.Event) error {
+func (a *Actor) handle(ev *firehook.Event, committedAt time.Time) error {
 	start := time.Now()
 	if err := a.load(); err != nil {
 		return err
@@ -135,7 +144,7 @@ func (a *Actor) handle(ev *firehook.Event) error {
 		return fmt.Errorf("match: %w", err)
 	}
 	if a.cfg.Observe != nil {
-		a.cfg.Observe(ev, start, time.Since(matchStart))
+		a.cfg.Observe(ev, committedAt, start, time.Since(matchStart))
 	}
 	if out.Person != nil && !out.Suppressed {
 		s := webhook.SessionInfo{ID: a.state.SessionID, PagesViewed: a.state.PagesViewed, VisitCount: a.state.VisitCount}
