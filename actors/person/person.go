@@ -68,12 +68,6 @@ type Actor struct {
 
 // Producer returns the producer of the person actor named id.
 func Producer(cfg *Config, id string) func() actor.Actor {
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = time.Minute
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
 	return func() actor.Actor { return &Actor{cfg: cfg, id: id} }
 }
 
@@ -82,7 +76,7 @@ func (a *Actor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		if a.cfg.Passivate != nil {
-			c.SetReceiveTimeout(a.cfg.IdleTimeout)
+			c.SetReceiveTimeout(a.cfg.idle())
 		}
 	case *actor.ReceiveTimeout:
 		a.cfg.Passivate(a.id)
@@ -123,4 +117,21 @@ func (a *Actor) dispatch(w *Work) error {
 		}
 	}
 	return nil
+}
+
+// idle is IdleTimeout or its default. Producers do not fill in defaults:
+// the config is shared by every actor, produced on many goroutines.
+func (c *Config) idle() time.Duration {
+	if c.IdleTimeout > 0 {
+		return c.IdleTimeout
+	}
+	return time.Minute
+}
+
+// log is Log or slog.Default().
+func (c *Config) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
 }

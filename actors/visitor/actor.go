@@ -76,12 +76,6 @@ type Actor struct {
 // ActorProducer returns the producer of the visitor actor id for
 // (tenantID, visitorID).
 func ActorProducer(cfg *ActorConfig, id, tenantID, visitorID string) func() actor.Actor {
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = time.Minute
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
 	return func() actor.Actor {
 		return &Actor{cfg: cfg, id: id, tenant: tenantID, visitor: visitorID}
 	}
@@ -92,7 +86,7 @@ func (a *Actor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		if a.cfg.Passivate != nil {
-			c.SetReceiveTimeout(a.cfg.IdleTimeout)
+			c.SetReceiveTimeout(a.cfg.idle())
 		}
 	case *actor.ReceiveTimeout:
 		a.cfg.Passivate(a.id)
@@ -101,7 +95,7 @@ func (a *Actor) Receive(c actor.Context) {
 			// Not reported done: the event is processed again after a
 			// restart. The in-memory state is reloaded then as well.
 			a.loaded = false
-			a.cfg.Log.Error("visitor: event not processed", "visitor", a.id, "event", m.Event.ID, "seq", m.Event.Seq, "err", err)
+			a.cfg.log().Error("visitor: event not processed", "visitor", a.id, "event", m.Event.ID, "seq", m.Event.Seq, "err", err)
 		}
 	}
 }
@@ -162,4 +156,21 @@ func (a *Actor) handle(ev *firehook.Event, committedAt time.Time) error {
 	a.seq = ev.Seq
 	a.cfg.Done(ev.Seq)
 	return nil
+}
+
+// idle is IdleTimeout or its default. Producers do not fill in defaults:
+// the config is shared by every actor, produced on many goroutines.
+func (c *ActorConfig) idle() time.Duration {
+	if c.IdleTimeout > 0 {
+		return c.IdleTimeout
+	}
+	return time.Minute
+}
+
+// log is Log or slog.Default().
+func (c *ActorConfig) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
 }
