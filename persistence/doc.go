@@ -1,13 +1,21 @@
-// Package persistence is the node's durable state: one embedded badger
-// database under the data directory, with a small typed API over it.
+// Package persistence is the node's durable state: the event log in its
+// own files, and two embedded badger databases under the data directory,
+// with a small typed API over them.
 //
-//   - Store opens the database and owns its background work (value-log GC).
+//   - EventLog (DATA/events, package wal) is the append-only log of
+//     accepted pixel events, the pipeline's source of truth and the one
+//     fdatasync an event pays: appends are group-committed (many
+//     concurrent appends share one write and one fdatasync) and an append
+//     returns only after its event is on disk. Each event gets a monotonic
+//     per-node sequence, so later stages resume from their checkpoint
+//     after a crash by replaying it.
+//   - Store opens the databases and owns their background work (value-log
+//     GC, the outbox flush, the event log's retention).
 //   - Config (tenants, sites, endpoints) is held in memory and written
 //     through to badger, so the ingest hot path never reads the disk for it.
-//   - EventLog is the append-only log of accepted pixel events. Appends are
-//     group-committed: many concurrent appends share one write and one fsync,
-//     and an append returns only after its event is on disk. Each event gets
-//     a monotonic per-node sequence, so later stages can resume after a crash.
+//   - Dispatch decisions, the outbox and the visitors' state are the
+//     pipeline's derived state, in the main badger; the identity graph has
+//     a badger of its own (DATA/graph).
 //
 // Key layout (one byte-string namespace per record kind) is in keys.go.
 package persistence

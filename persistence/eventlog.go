@@ -2,41 +2,47 @@ package persistence
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/persistence/wal"
 )
 
-// EventLogConfig configures the group commit of the event log.
+// EventLogConfig configures the event log.
 type EventLogConfig struct {
-	// MaxBatch is the most events one commit (one fsync) carries.
+	// MaxBatch is the most events one write (one fdatasync) carries.
 	// Default 1024.
 	MaxBatch int
-	// QueueSize is how many appends may wait for the committer before
-	// Append blocks. Default 8192.
+	// QueueSize is how many appends may wait for the writer before Append
+	// blocks. Default 8192.
 	QueueSize int
-	// NoSync skips the fsync after each commit: a process crash loses
-	// nothing (badger writes through mmap) but a power loss may. Default
-	// false; only benchmarks that compare against fsync set it.
+	// SegmentSize is the size of the log's segment files in bytes, the
+	// unit retention removes. Default 64 MiB.
+	SegmentSize int64
+	// NoSync skips the fdatasync after each write: a process crash loses
+	// nothing (the page cache keeps the writes) but a power loss may.
+	// Default false; only benchmarks that compare against fsync set it.
 	NoSync bool
-	// OnCommit, when set, is called by the committer goroutine after every
-	// durable commit with the events it made durable, in sequence order.
-	// It must not block: hand the events on and return. The slice is the
-	// callee's to keep; the events are shared with the appenders and must
-	// be treated as read-only.
+	// OnCommit, when set, is called by the log's syncer goroutine after
+	// every fdatasync with the events it made durable, in sequence order,
+	// their Seq set, before their Appends return. It must not block: hand
+	// the events on and return. The slice is the callee's to keep; the
+	// events are shared with the appenders and must be treated as
+	// read-only.
 	OnCommit func([]*firehook.Event)
-	// Retention is how long events are kept after they were received,
-	// once the pipeline has processed them (see EventLog.Trim): the reach
-	// of GET /v1/events and of a replay from the log. Default 7 days;
-	// negative keeps every event.
+	// Retention is how long segments are kept after their last event was
+	// written, once the pipeline has checkpointed every event in them
+	// (see EventLog.Trim): the reach of GET /v1/events and of a replay
+	// from the log. Default 7 days; negative keeps every event.
 	Retention time.Duration
+
+	// syncFile replaces fdatasync in tests that inject disk faults.
+	syncFile func(*os.File) error
 }
 
 // DefaultEventLogConfig returns the event log defaults.
@@ -57,370 +63,180 @@ func (c *EventLogConfig) withDefaults() {
 	}
 }
 
-// EventLog is the node's append-only log of accepted events.
+// eventsDir is the event log's directory under the data directory.
+const eventsDir = "events"
+
+// EventLog is the node's append-only log of accepted events: the source
+// of truth of the pipeline. An event answered 202 is in it, fdatasynced;
+// everything derived from it (the match, the visitor's session, the
+// dispatch decision, the outbox) can be rebuilt by replaying it from the
+// pipeline's last checkpoint.
 //
-// Append hands an event to a two-stage committer. The writer goroutine
-// takes whatever has queued up since its last write and writes it in one
-// badger transaction; the syncer goroutine takes every batch written since
-// its last fsync, fsyncs once and answers every waiting Append. Under load
-// one fsync is shared by many requests (group commit), and the next batch
-// is written while the previous one is being synced; an idle log commits
-// a single event at once (no timer, no added latency).
+// It is a wal.Log in DATA/events — its own files, so that its fdatasync
+// never holds badger's lock and the pipeline's reads and writes never
+// queue behind it — with events in the binary form of eventcodec.go.
 type EventLog struct {
-	db  *badger.DB
+	wal *wal.Log
 	cfg EventLogConfig
-
-	// mu guards closed and sends on queue, so that close never races a send.
-	mu     sync.RWMutex
-	closed bool
-	queue  chan *appendReq
-
-	written chan writtenBatch // writeLoop → syncLoop
-	done    chan struct{}     // closed when both stages have drained and exited
-
-	brokenMu sync.Mutex
-	broken   error // set after the first failed write or fsync; see fail
-
-	statsMu sync.Mutex
-	stats   EventLogStats // guarded by statsMu
-
-	lastSeq atomic.Uint64 // highest durable sequence
-
-	// sync makes written batches durable: db.Sync, replaced in tests to
-	// inject disk faults.
-	sync func() error
 }
 
-// EventLogStats counts the committer's work since the log was opened.
+// EventLogStats counts the log's work since it was opened, and its size.
 type EventLogStats struct {
-	Commits  uint64        // durable commits: fsyncs, each covering one or more written batches
+	Commits  uint64        // fdatasyncs, each covering one or more written batches
 	Events   uint64        // events made durable
-	SyncTime time.Duration // total time spent in fsync
+	SyncTime time.Duration // total time spent in fdatasync
+	// Segments, DiskBytes and FirstSeq describe the log now: its files,
+	// their bytes, and the first sequence it still holds.
+	Segments  int
+	DiskBytes int64
+	FirstSeq  uint64
 }
 
-type appendReq struct {
-	ev   *firehook.Event
-	val  []byte // ev encoded without Seq; the key carries the sequence
-	done chan error
-}
+// LogDamage is a stretch of the event log that could not be read at
+// start (a torn write after a crash, or bytes changed on disk); the
+// events in it are lost. See wal.Damage.
+type LogDamage = wal.Damage
 
-var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan error, 1)} }}
+var encodePool = sync.Pool{New: func() any { return new([]byte) }}
 
-// newEventLog opens the log over db; sync makes its written batches
-// durable (the store passes the outbox's shared group commit).
-func newEventLog(db *badger.DB, cfg EventLogConfig, sync func() error) (*EventLog, error) {
+// openEventLog opens the log in dir; firstSeq numbers the first event of
+// an empty log (see migrateBadgerEvents).
+func openEventLog(dir string, cfg EventLogConfig, firstSeq uint64) (*EventLog, error) {
 	cfg.withDefaults()
-	last, err := lastEventSeq(db)
+	wc := wal.Config{
+		Dir:         dir,
+		SegmentSize: cfg.SegmentSize,
+		MaxBatch:    cfg.MaxBatch,
+		QueueSize:   cfg.QueueSize,
+		NoSync:      cfg.NoSync,
+		SyncFile:    cfg.syncFile,
+		FirstSeq:    firstSeq,
+		OnDurable: func(es []wal.Entry) {
+			evs := make([]*firehook.Event, len(es))
+			for i, e := range es {
+				ev := e.Tag.(*firehook.Event)
+				ev.Seq = e.Seq // before Append returns: the appender sees it
+				evs[i] = ev
+			}
+			if cfg.OnCommit != nil {
+				cfg.OnCommit(evs)
+			}
+		},
+	}
+	w, err := wal.Open(wc)
 	if err != nil {
 		return nil, err
 	}
-	l := &EventLog{
-		db:    db,
-		cfg:   cfg,
-		queue: make(chan *appendReq, cfg.QueueSize),
-		// A few written batches may wait for the fsync; more would let
-		// writes run far ahead of durability.
-		written: make(chan writtenBatch, 64),
-		done:    make(chan struct{}),
-	}
-	l.sync = sync
-	l.lastSeq.Store(last)
-	go l.writeLoop(last + 1)
-	go l.syncLoop()
-	return l, nil
-}
-
-// lastEventSeq finds the highest sequence in the log (0 when empty).
-func lastEventSeq(db *badger.DB) (uint64, error) {
-	var last uint64
-	err := db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Reverse = true
-		opts.PrefetchValues = false
-		opts.Prefix = []byte(prefixEvent)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		// Seek past the end of the prefix range; Reverse lands on the last key.
-		it.Seek(append([]byte(prefixEvent), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if it.ValidForPrefix([]byte(prefixEvent)) {
-			last = eventSeq(it.Item().Key())
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("find last event sequence: %w", err)
-	}
-	return last, nil
+	return &EventLog{wal: w, cfg: cfg}, nil
 }
 
 // Append stores ev durably and sets ev.Seq. It returns once the event is
-// on disk (fsynced), or with an error when it could not be stored. After
-// an error the event is not acknowledged, though a failed fsync may still
-// leave it on disk (the client's retry then makes a duplicate, never a
-// loss). ErrClosed after Close. A cancelled ctx
-// returns ctx.Err(), though the event may still be committed.
+// on disk (fdatasynced), or with an error when it could not be stored.
+// After an error the event is not acknowledged, though a failed sync may
+// still leave it on disk (the client's retry then makes a duplicate,
+// never a loss). ErrClosed after Close. A cancelled ctx returns
+// ctx.Err(), though the event may still be committed.
 func (l *EventLog) Append(ctx context.Context, ev *firehook.Event) error {
-	if err := ctx.Err(); err != nil {
-		// Already over: do not enqueue an event nobody waits for (a
-		// select below would pick the ready queue half of the time).
-		return err
-	}
 	ev.Seq = 0
-	val, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("event log: encode event: %w", err)
-	}
-	req := reqPool.Get().(*appendReq)
-	req.ev, req.val = ev, val
-
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		reqPool.Put(req)
+	bp := encodePool.Get().(*[]byte)
+	*bp = appendEvent((*bp)[:0], ev)
+	_, err := l.wal.Append(ctx, *bp, ev)
+	switch {
+	case err == nil:
+		encodePool.Put(bp)
+		return nil
+	case errors.Is(err, wal.ErrClosed):
+		encodePool.Put(bp)
 		return fmt.Errorf("event log: append: %w", firehook.ErrClosed)
-	}
-	select {
-	case l.queue <- req:
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		reqPool.Put(req)
-		return ctx.Err()
-	}
-	l.mu.RUnlock()
-
-	select {
-	case err := <-req.done:
-		req.ev, req.val = nil, nil
-		reqPool.Put(req)
-		return err
-	case <-ctx.Done():
-		// The committer still owns req and will answer into its buffered
-		// channel; let it be garbage-collected rather than reused.
-		return ctx.Err()
+	case ctx.Err() != nil:
+		return err // the writer may still read the buffer: not reused
+	default:
+		encodePool.Put(bp)
+		return fmt.Errorf("event log: %w", err)
 	}
 }
 
-// writeLoop is the first stage of the committer: it takes whatever has
-// queued up (up to MaxBatch), writes it to badger in one transaction with
-// the next sequences, and hands the batch to syncLoop. While syncLoop
-// fsyncs, writeLoop already writes the next batch, so the disk wait and
-// the CPU work overlap. It exits when the queue is closed and drained.
-func (l *EventLog) writeLoop(next uint64) {
-	defer close(l.written)
-	for {
-		req, ok := <-l.queue
-		if !ok {
-			return
-		}
-		batch := append(make([]*appendReq, 0, 16), req)
-	drain:
-		for len(batch) < l.cfg.MaxBatch {
-			select {
-			case r, ok := <-l.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		err := l.failure()
-		if err == nil {
-			if err = l.write(batch, next); err != nil {
-				l.fail(err)
-			}
-		}
-		if err == nil {
-			for i, r := range batch {
-				r.ev.Seq = next + uint64(i)
-			}
-			next += uint64(len(batch))
-		}
-		l.written <- writtenBatch{reqs: batch, err: err}
-	}
+// Stats returns the log's counters and size.
+func (l *EventLog) Stats() EventLogStats {
+	st := l.wal.Stats()
+	return EventLogStats{Commits: st.Syncs, Events: st.Records, SyncTime: st.SyncTime,
+		Segments: st.Segments, DiskBytes: st.DiskBytes, FirstSeq: st.FirstSeq}
 }
 
-// writtenBatch is a batch written to badger but not yet synced, or one
-// that failed (err) and only needs its answers.
-type writtenBatch struct {
-	reqs []*appendReq
-	err  error
+// LastSeq returns the highest durable sequence (0 for an empty log).
+func (l *EventLog) LastSeq() uint64 { return l.wal.LastSeq() }
+
+// Damage returns what the log found unreadable when it opened.
+func (l *EventLog) Damage() []LogDamage { return l.wal.Damage() }
+
+// Read returns up to limit events (all when limit ≤ 0) with sequence ≥
+// from, in sequence order.
+func (l *EventLog) Read(from uint64, limit int) ([]firehook.Event, error) {
+	var out []firehook.Event
+	err := l.Scan(from, func(ev *firehook.Event) bool {
+		out = append(out, *ev)
+		return limit <= 0 || len(out) < limit
+	})
+	return out, err
 }
 
-// syncLoop is the second stage: it takes every batch written since its
-// last fsync, fsyncs once, and answers their appends. It exits when
-// writeLoop has exited and every batch is answered.
-func (l *EventLog) syncLoop() {
-	defer close(l.done)
-	var pending []writtenBatch
-	for {
-		b, ok := <-l.written
-		if !ok {
-			return
+// Scan calls fn with each durable event from sequence from on, in order,
+// until fn returns false. ev is fn's to keep.
+func (l *EventLog) Scan(from uint64, fn func(ev *firehook.Event) bool) error {
+	var decErr error
+	err := l.wal.Scan(from, func(seq uint64, data []byte) bool {
+		ev := new(firehook.Event)
+		if err := decodeEvent(data, ev); err != nil {
+			decErr = fmt.Errorf("decode event %d: %w", seq, err)
+			return false
 		}
-		pending = append(pending[:0], b)
-	drain:
-		for {
-			select {
-			case b, ok := <-l.written:
-				if !ok {
-					break drain
-				}
-				pending = append(pending, b)
-			default:
-				break drain
-			}
-		}
-		var syncErr error
-		var syncTime time.Duration
-		// Sync whenever a batch was written, even when a later write has
-		// failed meanwhile: the batches written before it are answered as
-		// durable, so they must be.
-		written := false
-		for _, b := range pending {
-			written = written || b.err == nil
-		}
-		if !l.cfg.NoSync && written {
-			start := time.Now()
-			if err := l.sync(); err != nil {
-				syncErr = fmt.Errorf("event log: fsync: %w", err)
-				l.fail(syncErr)
-			}
-			syncTime = time.Since(start)
-		}
-		l.finish(pending, syncErr, syncTime)
-	}
-}
-
-// finish answers the appends of the batches that one fsync covered and
-// publishes the durable ones. Stats and LastSeq are updated before any
-// Append returns, so a caller that saw its append succeed sees it counted.
-func (l *EventLog) finish(batches []writtenBatch, syncErr error, syncTime time.Duration) {
-	var events []*firehook.Event
-	var durable, last uint64
-	for i := range batches {
-		if batches[i].err == nil {
-			batches[i].err = syncErr
-		}
-		if b := batches[i]; b.err == nil && len(b.reqs) > 0 {
-			durable += uint64(len(b.reqs))
-			last = b.reqs[len(b.reqs)-1].ev.Seq // batches arrive in sequence order
-			if l.cfg.OnCommit != nil {
-				for _, r := range b.reqs {
-					events = append(events, r.ev)
-				}
-			}
-		}
-	}
-	if durable > 0 {
-		l.lastSeq.Store(last)
-		l.statsMu.Lock()
-		l.stats.Commits++
-		l.stats.Events += durable
-		l.stats.SyncTime += syncTime
-		l.statsMu.Unlock()
-	}
-	for _, b := range batches {
-		for _, r := range b.reqs {
-			r.done <- b.err
-		}
-	}
-	if len(events) > 0 {
-		l.cfg.OnCommit(events)
-	}
-}
-
-// fail records the first failed write or fsync. Part of a batch may be on
-// disk after it (a split transaction, or data written before a failed
-// fsync), so its sequences must never be handed out again, and after a
-// failed fsync the disk state is unknown: every later append is refused.
-// A restart reads the log back and continues after what is really there.
-func (l *EventLog) fail(err error) {
-	l.brokenMu.Lock()
-	defer l.brokenMu.Unlock()
-	if l.broken == nil {
-		l.broken = fmt.Errorf("event log: refusing appends after a failed commit (restart the node): %w", err)
-	}
-}
-
-func (l *EventLog) failure() error {
-	l.brokenMu.Lock()
-	defer l.brokenMu.Unlock()
-	return l.broken
-}
-
-// write stores batch under sequences first.. in one transaction (more if
-// badger says the batch is too big for one). It does not fsync.
-func (l *EventLog) write(batch []*appendReq, first uint64) error {
-	txn := l.db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	for i, r := range batch {
-		k := eventKey(first + uint64(i))
-		err := txn.Set(k, r.val)
-		if errors.Is(err, badger.ErrTxnTooBig) {
-			if err = txn.Commit(); err != nil {
-				return fmt.Errorf("event log: commit: %w", err)
-			}
-			txn = l.db.NewTransaction(true)
-			err = txn.Set(k, r.val)
-		}
-		if err != nil {
-			return fmt.Errorf("event log: write event: %w", err)
-		}
-	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("event log: commit: %w", err)
+		ev.Seq = seq
+		return fn(ev)
+	})
+	if err = errors.Join(err, decErr); err != nil {
+		return fmt.Errorf("event log: read: %w", err)
 	}
 	return nil
 }
 
-// Stats returns the committer's counters.
-func (l *EventLog) Stats() EventLogStats {
-	l.statsMu.Lock()
-	defer l.statsMu.Unlock()
-	return l.stats
-}
-
-// LastSeq returns the highest durable sequence (0 for an empty log).
-func (l *EventLog) LastSeq() uint64 { return l.lastSeq.Load() }
-
-// Read returns up to limit events with sequence ≥ from, in sequence order.
-func (l *EventLog) Read(from uint64, limit int) ([]firehook.Event, error) {
-	var out []firehook.Event
-	err := l.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte(prefixEvent)
-		if limit > 0 && limit < opts.PrefetchSize {
-			opts.PrefetchSize = limit
-		}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Seek(eventKey(from)); it.Valid() && (limit <= 0 || len(out) < limit); it.Next() {
-			var ev firehook.Event
-			err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) })
-			if err != nil {
-				return fmt.Errorf("decode event %d: %w", eventSeq(it.Item().Key()), err)
-			}
-			ev.Seq = eventSeq(it.Item().Key())
-			out = append(out, ev)
-		}
-		return nil
-	})
+// Trim removes the log's segments whose events all have sequences up to
+// mark (the pipeline's checkpoint: every such event is decided and its
+// derived state stored) and whose last event was written before cutoff.
+// The segment being written is never removed, so the last sequence, from
+// which new events are numbered, never goes back. It returns how many
+// segments it removed.
+func (l *EventLog) Trim(cutoff time.Time, mark uint64) (int, error) {
+	n, err := l.wal.Trim(mark+1, cutoff)
 	if err != nil {
-		return nil, fmt.Errorf("event log: read: %w", err)
+		return n, fmt.Errorf("event log: %w", err)
 	}
-	return out, nil
+	return n, nil
 }
 
-// close stops accepting appends, commits what is queued and waits for the
-// committer to exit.
-func (l *EventLog) close() {
-	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.queue)
+// close stops accepting appends, commits what is queued and waits for
+// the writer and the syncer to exit.
+func (l *EventLog) close() error { return l.wal.Close() }
+
+// trimEvents applies the event log's retention: run every minute by the
+// store.
+func (s *Store) trimEvents(ctx context.Context) {
+	retention := s.Events.cfg.Retention
+	if retention < 0 || ctx.Err() != nil {
+		return
 	}
-	l.mu.Unlock()
-	<-l.done
+	mark, err := s.ProcessedUpTo()
+	if err != nil {
+		s.log.Error("event log: retention", "err", err)
+		return
+	}
+	n, err := s.Events.Trim(time.Now().Add(-retention), mark)
+	if err != nil {
+		s.log.Error("event log: retention", "err", err)
+	}
+	if n > 0 {
+		s.log.Info("event log: removed segments past retention", "segments", n, "retention", retention)
+	}
 }
+
+// eventLogDir is where a store keeps its event log.
+func eventLogDir(dataDir string) string { return filepath.Join(dataDir, eventsDir) }

@@ -3,6 +3,8 @@ package persistence
 import (
 	"context"
 	"errors"
+	"os"
+	"sync/atomic"
 	"testing"
 )
 
@@ -12,6 +14,14 @@ import (
 // sequence is handed out twice.
 func TestEventLog_FailedFsyncStopsTheLogUntilRestart(t *testing.T) {
 	cfg := testConfig(t.TempDir())
+	diskGone := errors.New("disk gone")
+	var failing atomic.Bool
+	cfg.EventLog.syncFile = func(f *os.File) error {
+		if failing.Load() {
+			return diskGone
+		}
+		return f.Sync()
+	}
 	s := openStore(t, cfg)
 	ctx := context.Background()
 
@@ -19,8 +29,7 @@ func TestEventLog_FailedFsyncStopsTheLogUntilRestart(t *testing.T) {
 	if err := s.Events.Append(ctx, acked); err != nil {
 		t.Fatal(err)
 	}
-	diskGone := errors.New("disk gone")
-	s.Events.sync = func() error { return diskGone } // the next Append's channel send orders this write before the syncer's read
+	failing.Store(true)
 
 	if err := s.Events.Append(ctx, testEvent(2)); !errors.Is(err, diskGone) {
 		t.Fatalf("Append with a failing fsync = %v; want the fsync error", err)
@@ -32,6 +41,7 @@ func TestEventLog_FailedFsyncStopsTheLogUntilRestart(t *testing.T) {
 		t.Fatalf("LastSeq = %d after failures; want %d (the last acknowledged)", got, acked.Seq)
 	}
 
+	cfg.EventLog.syncFile = nil
 	s = reopen(t, s, cfg)
 	evs, err := s.Events.Read(1, 0)
 	if err != nil {

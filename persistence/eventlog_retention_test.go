@@ -6,46 +6,51 @@ import (
 	"time"
 )
 
-// Retention deletes the old events the pipeline is done with, oldest
-// first, and nothing else: not a recent event, not one at or above the
-// processed-up-to mark — so the log's last sequence never goes back.
-func TestEventLog_TrimDeletesOnlyOldProcessedEvents(t *testing.T) {
+// Retention removes whole segments the pipeline is done with (every event
+// at or below the checkpoint mark) once they are older than the cutoff,
+// oldest first, and never the segment being written — so the log's last
+// sequence never goes back.
+func TestEventLog_TrimRemovesOnlyOldCheckpointedSegments(t *testing.T) {
 	dir := t.TempDir()
-	s := openStore(t, testConfig(dir))
-	old := time.Now().Add(-10 * 24 * time.Hour)
-	for i := range 10 {
-		ev := testEvent(i)
-		ev.ReceivedAt = old.Add(time.Duration(i) * time.Minute)
-		if i >= 8 {
-			ev.ReceivedAt = time.Now() // the two newest are recent
-		}
-		if err := s.Events.Append(context.Background(), ev); err != nil {
-			t.Fatal(err)
-		}
+	cfg := testConfig(dir)
+	cfg.EventLog.SegmentSize = 4 << 10 // a few events a segment
+	s := openStore(t, cfg)
+	appendAll(t, s.Events, 100)
+	before := s.Events.Stats()
+	if before.Segments < 5 {
+		t.Fatalf("%d segments; want several", before.Segments)
 	}
-	cutoff := time.Now().Add(-7 * 24 * time.Hour)
+	past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
 
-	// The pipeline has processed up to 5: events 1–4 go, 5 (the mark)
-	// and later stay.
-	n, err := s.Events.Trim(context.Background(), cutoff, 5)
-	if err != nil || n != 4 {
-		t.Fatalf("Trim below 5 = %d, %v; want 4 deleted", n, err)
+	if n, err := s.Events.Trim(past, 100); err != nil || n != 0 {
+		t.Fatalf("Trim with a cutoff before every write = %d, %v; want nothing removed", n, err)
+	}
+	if n, err := s.Events.Trim(future, 0); err != nil || n != 0 {
+		t.Fatalf("Trim with nothing checkpointed = %d, %v; want nothing removed", n, err)
+	}
+	n, err := s.Events.Trim(future, 50)
+	if err != nil || n == 0 {
+		t.Fatalf("Trim at mark 50 = %d, %v; want the segments below it removed", n, err)
 	}
 	evs, err := s.Events.Read(0, 0)
-	if err != nil || len(evs) != 6 || evs[0].Seq != 5 {
-		t.Fatalf("after Trim: %d events from seq %d, %v; want 6 from 5", len(evs), evs[0].Seq, err)
+	if err != nil || len(evs) == 0 || evs[0].Seq > 51 || evs[0].Seq < 2 || evs[len(evs)-1].Seq != 100 {
+		t.Fatalf("after Trim: %d events, %v; want a suffix holding 51..100", len(evs), err)
 	}
-	// Everything processed: the old ones go, the recent ones stay.
-	if n, err = s.Events.Trim(context.Background(), cutoff, 11); err != nil || n != 4 {
-		t.Fatalf("Trim below 11 = %d, %v; want 4 deleted (5–8)", n, err)
+	if st := s.Events.Stats(); st.FirstSeq != evs[0].Seq || st.DiskBytes >= before.DiskBytes {
+		t.Fatalf("stats after trim %+v; first event %d", st, evs[0].Seq)
 	}
-	if evs, _ = s.Events.Read(0, 0); len(evs) != 2 || evs[0].Seq != 9 {
-		t.Fatalf("after the second Trim: %d events from seq %d; want 9 and 10", len(evs), evs[0].Seq)
+
+	// Everything checkpointed: all but the segment being written go.
+	if _, err := s.Events.Trim(future, 100); err != nil {
+		t.Fatal(err)
 	}
-	// A restart numbers new events after the last one kept.
-	s = reopen(t, s, testConfig(dir))
-	ev := testEvent(11)
-	if err := s.Events.Append(context.Background(), ev); err != nil || ev.Seq != 11 {
-		t.Fatalf("append after reopening: seq %d, %v; want 11", ev.Seq, err)
+	if st := s.Events.Stats(); st.Segments != 1 {
+		t.Fatalf("%d segments after trimming everything; want the active one", st.Segments)
+	}
+	// A restart numbers new events after the last one.
+	s = reopen(t, s, cfg)
+	ev := testEvent(101)
+	if err := s.Events.Append(context.Background(), ev); err != nil || ev.Seq != 101 {
+		t.Fatalf("append after reopening: seq %d, %v; want 101", ev.Seq, err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,11 +296,11 @@ func TestEventLog_NoSyncSkipsFsync(t *testing.T) {
 	}
 }
 
-// Events large enough that one group commit exceeds badger's largest
-// transaction (15% of the 1 MiB test memtable): the log must split the
-// batch and still keep every event under its own sequence.
-func TestEventLog_BatchLargerThanOneTransaction(t *testing.T) {
+// Events large enough that a few fill a segment: concurrent appends
+// cross many segment files and every event keeps its own sequence.
+func TestEventLog_LargeEventsAcrossSegments(t *testing.T) {
 	cfg := testConfig(t.TempDir())
+	cfg.EventLog.SegmentSize = 64 << 10
 	s := openStore(t, cfg)
 	big := strings.Repeat("x", 8<<10)
 	acked := appendConcurrently(t, s.Events, 64, 10, func(i int) *firehook.Event {
@@ -306,11 +308,8 @@ func TestEventLog_BatchLargerThanOneTransaction(t *testing.T) {
 		ev.Title = big
 		return ev
 	})
-	st := s.Events.Stats()
-	t.Logf("stats: %+v", st)
-	if st.Events/st.Commits*uint64(len(big)) <= uint64(cfg.MemTableSize*15/100) {
-		t.Logf("batches stayed below one transaction (%d events/commit); the split path may not have run",
-			st.Events/st.Commits)
+	if st := s.Events.Stats(); st.Segments < 5 {
+		t.Fatalf("stats %+v: want the events spread over several segments", st)
 	}
 	assertGapless(t, s.Events, acked)
 }
@@ -421,9 +420,14 @@ func TestEventLog_AppendReturnsWhenContextEndsWhileWaiting(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.EventLog.MaxBatch = 1
 	cfg.EventLog.QueueSize = 1
-	// The committer calls OnCommit after answering; blocking in it stalls
-	// the log (which OnCommit must never do outside this test).
-	cfg.EventLog.OnCommit = func([]*firehook.Event) { <-release }
+	// Once stalled, the syncer blocks in its fdatasync: the disk hangs.
+	var stalled atomic.Bool
+	cfg.EventLog.syncFile = func(f *os.File) error {
+		if stalled.Load() {
+			<-release
+		}
+		return f.Sync()
+	}
 	s, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -435,10 +439,11 @@ func TestEventLog_AppendReturnsWhenContextEndsWhileWaiting(t *testing.T) {
 		}
 	})
 
-	// The first append commits, then the committer sits in OnCommit.
+	// The first append commits, then the disk hangs.
 	if err := s.Events.Append(context.Background(), testEvent(0)); err != nil {
 		t.Fatal(err)
 	}
+	stalled.Store(true)
 	// The second waits in the queue for a commit that does not come; the
 	// third finds the queue full.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -9,7 +9,7 @@ const (
 	prefixTenant   = "t/"  // t/<tenant id> → firehook.Tenant JSON
 	prefixSite     = "s/"  // s/<site id> → firehook.Site JSON
 	prefixEndpoint = "e/"  // e/<endpoint id> → firehook.Endpoint JSON
-	prefixEvent    = "ev/" // ev/<seq, 8 bytes big-endian> → firehook.Event JSON
+	prefixEvent    = "ev/" // ev/<seq, 8 bytes big-endian> → firehook.Event JSON: the event log before it had its own files (eventlog_migrate.go)
 
 	// The identity graph (values encoded by package identity).
 	prefixPerson      = "gp/"  // gp/<person id> → person record with its identifiers

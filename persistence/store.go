@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -98,6 +99,8 @@ type Store struct {
 
 	outbox *Outbox // see Outbox and Dispatch
 
+	tmpDir string // an in-memory store's event log directory
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -131,12 +134,8 @@ func Open(cfg Config) (*Store, error) {
 		_ = s.closeDBs()
 		return nil, fmt.Errorf("persistence: load config: %w", err)
 	}
-	// One group commit for the event log and the outbox: every badger
-	// fsync msyncs the whole memtable and stalls badger's writer and
-	// readers meanwhile, so the two share their fsyncs rather than each
-	// running its own.
 	s.outbox = newOutbox(db, cfg.Outbox)
-	if s.Events, err = newEventLog(db, cfg.EventLog, s.outbox.syncShared); err != nil {
+	if err := s.openEvents(cfg); err != nil {
 		_ = s.closeDBs()
 		return nil, fmt.Errorf("persistence: open event log: %w", err)
 	}
@@ -146,9 +145,39 @@ func Open(cfg Config) (*Store, error) {
 		s.wg.Add(3)
 		go s.every(ctx, cfg.GCInterval, s.collectGarbage)
 		go s.every(ctx, s.outbox.cfg.FlushInterval, s.flushOutbox)
-		go s.every(ctx, time.Hour, s.trimEvents)
+		go s.every(ctx, time.Minute, s.trimEvents)
 	}
 	return s, nil
+}
+
+// openEvents opens the event log (in DATA/events; in a temporary
+// directory, removed by Close, for an in-memory store), reports what its
+// recovery found damaged, and moves the events of a badger event log of
+// an older version into it.
+func (s *Store) openEvents(cfg Config) error {
+	dir := eventLogDir(cfg.Dir)
+	if cfg.InMemory {
+		tmp, err := os.MkdirTemp("", "firehook-events-")
+		if err != nil {
+			return err
+		}
+		s.tmpDir, dir = tmp, tmp
+	}
+	old, firstSeq, err := badgerEvents(s.db)
+	if err != nil {
+		return err
+	}
+	if s.Events, err = openEventLog(dir, cfg.EventLog, firstSeq); err != nil {
+		return err
+	}
+	for _, d := range s.Events.Damage() {
+		s.log.Error("event log: damaged bytes found at start and cut out; the events in them are lost",
+			"segment", d.Segment, "offset", d.Offset, "bytes", d.Bytes, "after_seq", d.After, "before_seq", d.Before, "reason", d.Reason)
+	}
+	if len(old) > 0 || firstSeq > 0 {
+		return s.migrateBadgerEvents(old)
+	}
+	return nil
 }
 
 // every runs fn every interval until ctx ends: the store's background
@@ -194,11 +223,14 @@ func (s *Store) Sync() error {
 // stops background work and closes badger. Safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.Events.close()
+		evErr := s.Events.close()
 		s.cancel()
 		s.wg.Wait()
 		s.flushOutbox(context.Background())
-		s.closeErr = s.closeDBs()
+		s.closeErr = errors.Join(evErr, s.closeDBs())
+		if s.tmpDir != "" {
+			_ = os.RemoveAll(s.tmpDir)
+		}
 	})
 	return s.closeErr
 }

@@ -116,16 +116,17 @@ func inFiles(t testing.TB, dir, s string) []string {
 	return found
 }
 
-// assertNowhere fails when s is in badger or in its files. It first checks
-// that both scans find present, a value known to be stored, so that a
-// broken scan cannot pass.
+// assertNowhere fails when s is in badger or in the data dir's files (the
+// event log's segments among them). It first checks that the file scan
+// finds present, a value known to be stored, and the badger scan the
+// site's id, so that a broken scan cannot pass.
 func (e *env) assertNowhere(t testing.TB, present string, secrets ...string) {
 	t.Helper()
 	if err := e.store.Sync(); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if len(inBadger(t, e.store.DB(), present)) == 0 || len(inFiles(t, e.dir, present)) == 0 {
-		t.Fatalf("the scans do not find %q, which is stored; they are broken", present)
+	if len(inBadger(t, e.store.DB(), e.site.ID)) == 0 || len(inFiles(t, e.dir, present)) == 0 {
+		t.Fatalf("the scans do not find %q or %q, which are stored; they are broken", e.site.ID, present)
 	}
 	for _, s := range secrets {
 		if at := inBadger(t, e.store.DB(), s); len(at) > 0 {

@@ -24,6 +24,9 @@ type Config struct {
 	// QueueSize is how many appends may wait for the writer before Append
 	// blocks. Default 8192.
 	QueueSize int
+	// FirstSeq is the sequence of the first record of a log that holds
+	// none (default 1): a log that replaces another numbers on after it.
+	FirstSeq uint64
 	// NoSync skips the fdatasync after each write: a process crash loses
 	// nothing (the page cache keeps the writes) but a power loss may.
 	// Benchmarks that compare against fsync set it; nothing else should.

@@ -185,7 +185,8 @@ func (l *Log) Stats() Stats {
 }
 
 // Close stops accepting appends, commits what is queued, waits for both
-// stages to exit and closes the files. Safe to call more than once.
+// stages to exit and closes the files. Safe to call more than once. (A
+// failed write or sync was reported to the appends it failed.)
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if !l.closed {
@@ -194,7 +195,7 @@ func (l *Log) Close() error {
 	}
 	l.mu.Unlock()
 	<-l.done
-	return l.failure()
+	return nil
 }
 
 // fail records the first failed write or sync. After a failed write part

@@ -61,6 +61,9 @@ func (l *Log) recover() (uint64, error) {
 		kept = append(kept, seg)
 	}
 	l.segs = kept
+	if len(kept) == 0 && prev == 0 && l.cfg.FirstSeq > 1 {
+		prev = l.cfg.FirstSeq - 1
+	}
 	l.lastSeq.Store(prev)
 	next := prev + 1
 	// Records lost after the last intact one may have been answered (a
