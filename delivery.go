@@ -1,6 +1,7 @@
 package firehook
 
 import (
+	"crypto/sha256"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -15,6 +16,20 @@ const PrefixDelivery = "dlv_"
 // CreatedAt tell the same moment.
 func NewDeliveryID(at time.Time) string {
 	return PrefixDelivery + ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String()
+}
+
+// DeliveryIDFor returns the id of event eventID's delivery to endpoint
+// endpointID: dlv_ + a ULID whose time is the event's receipt (to the
+// millisecond) and whose random part is a hash of both ids. Deciding an
+// event again — a replay of the event log after a crash that lost the
+// decision — names its deliveries the same, so a delivery is never sent
+// twice under two ids.
+func DeliveryIDFor(eventID, endpointID string, receivedAt time.Time) string {
+	sum := sha256.Sum256([]byte(eventID + "\x00" + endpointID))
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(receivedAt)) // fails only after the year 10889
+	_ = id.SetEntropy(sum[:10])                // exactly 10 bytes
+	return PrefixDelivery + id.String()
 }
 
 // PersonKey is the key of a (tenant, person): the lane a person's

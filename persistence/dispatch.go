@@ -76,11 +76,18 @@ const metaProcessedUpTo = prefixMeta + "dispatch_processed_up_to"
 // stripe cannot see (one event dispatched for two persons at once): the
 // loser is retried a few times and then fails with ErrConflict.
 //
-// Durability: the transaction is committed without fsync, and Dispatch
-// then waits for an fsync that started after its commit; concurrent
-// Dispatches, outbox updates and marks share one fsync (group commit, see
-// groupSync). After a failed fsync every later write is refused until
-// the node restarts.
+// Durability: the decision is derived state (the event is in the event
+// log), so Dispatch returns once its transaction is committed, without
+// waiting for an fsync: committed, it is in badger's memory-mapped
+// write-ahead log, which a process crash (SIGKILL, OOM, panic) does not
+// lose, so a webhook sent after Dispatch returns is never re-decided
+// differently. The pipeline's checkpoint (MarkProcessed) fsyncs it with
+// everything else; a power loss before that loses the decisions made
+// since the last checkpoint, and the replay of the log from the mark
+// makes them again — the same deliveries under the same ids (see
+// firehook.DeliveryIDFor), though a person seen from two devices within
+// that window may get their sequences in another order. After a failed
+// fsync every later write is refused until the node restarts.
 func (s *Store) Dispatch(eventID, tenantID, personID string, build func(d Decision) ([]firehook.Delivery, error)) (Decision, []firehook.Delivery, error) {
 	dec, dels, err := s.outbox.dispatch(eventID, tenantID, personID, build)
 	if err != nil {
@@ -96,7 +103,7 @@ func (o *Outbox) dispatch(eventID, tenantID, personID string, build func(Decisio
 	lane := firehook.PersonKey(tenantID, personID)
 	var dec Decision
 	var dels []firehook.Delivery
-	err := o.write(lane, func(txn *badger.Txn) error {
+	err := o.writeMode(lane, false, func(txn *badger.Txn) error {
 		var err error
 		dec, dels, err = o.dispatchTxn(txn, eventID, tenantID, lane, build)
 		return err
@@ -248,25 +255,32 @@ func fillDelivery(d *firehook.Delivery, eventID, tenantID, lane string, dec Deci
 	return nil
 }
 
-// MarkProcessed records that the visitor stage has processed every event
-// of the log up to sequence seq (a low watermark: every event ≤ seq is
-// dispatched or dropped), so that a restart resumes after it. The mark
-// only grows: a seq at or below the stored one changes nothing. It
-// returns once the mark is on disk; its fsync is shared with concurrent
-// writes.
+// MarkProcessed is the pipeline's checkpoint: it records that every event
+// of the log up to sequence seq is processed (a low watermark: every
+// event ≤ seq is dispatched or dropped, and its visitor's state put), so
+// that a restart replays the log from after it. It writes the visitor
+// states put so far (PutVisitor), then the mark, then makes everything
+// committed before — the decisions and outbox entries written without a
+// wait, the attempt results, the states, the mark — durable with one
+// fsync. The mark only grows: a seq at or below the stored one changes
+// nothing but the rest is still written and synced.
 func (s *Store) MarkProcessed(seq uint64) error {
+	if err := s.visitors.flush(s.db); err != nil {
+		return fmt.Errorf("checkpoint at %d: %w", seq, err)
+	}
 	key := []byte(metaProcessedUpTo)
-	// Written (and waited for) also when nothing changes: the mark read
-	// may be a concurrent caller's, not yet synced.
-	err := s.outbox.write(metaProcessedUpTo, func(txn *badger.Txn) error {
+	err := s.outbox.writeMode(metaProcessedUpTo, false, func(txn *badger.Txn) error {
 		cur, err := getUint64(txn, key)
 		if err != nil || seq <= cur {
 			return err
 		}
 		return txn.Set(key, binary.BigEndian.AppendUint64(nil, seq))
 	})
+	if err == nil {
+		err = s.outbox.syncAll()
+	}
 	if err != nil {
-		return fmt.Errorf("mark processed up to %d: %w", seq, err)
+		return fmt.Errorf("checkpoint at %d: %w", seq, err)
 	}
 	return nil
 }

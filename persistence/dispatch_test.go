@@ -177,11 +177,11 @@ func TestStore_Dispatch(t *testing.T) {
 		}
 	})
 
-	t.Run("deliveries are on disk when it returns", func(t *testing.T) {
+	t.Run("deliveries are committed when it returns and on disk after the checkpoint", func(t *testing.T) {
 		dir := t.TempDir()
 		s := openStore(t, testConfig(dir))
 		// Every fsync records whether the event's decision was already
-		// committed when it started: Dispatch must wait for such a one.
+		// committed when it started: the checkpoint must run such a one.
 		var synced atomic.Bool
 		realSync := s.outbox.gs.sync
 		s.outbox.gs.sync = func() error {
@@ -198,8 +198,19 @@ func TestStore_Dispatch(t *testing.T) {
 			return nil
 		}
 		_, dels := dispatch(t, s, "evt_1", "ten_a", "p_1", "ep_x", "ep_y")
+		if synced.Load() {
+			t.Fatal("Dispatch waited for an fsync; the decision is derived state, the checkpoint syncs it")
+		}
+		for _, d := range dels {
+			if _, ok, err := s.Outbox().Get(d.ID); err != nil || !ok {
+				t.Fatalf("Get(%s) right after Dispatch = %v, %v; want it committed", d.ID, ok, err)
+			}
+		}
+		if err := s.MarkProcessed(1); err != nil {
+			t.Fatal(err)
+		}
 		if !synced.Load() {
-			t.Fatal("Dispatch returned before an fsync that started after its commit")
+			t.Fatal("the checkpoint returned before an fsync that started after the decision's commit")
 		}
 
 		s = reopen(t, s, testConfig(dir))
@@ -212,13 +223,13 @@ func TestStore_Dispatch(t *testing.T) {
 		}
 	})
 
-	t.Run("a failed fsync is not acknowledged and stops writes", func(t *testing.T) {
+	t.Run("a failed fsync fails the checkpoint and stops writes", func(t *testing.T) {
 		dir := t.TempDir()
 		s := openStore(t, testConfig(dir))
 		_, dels := dispatch(t, s, "evt_0", "ten_a", "p_0", "ep_x")
 		s.outbox.gs.sync = func() error { return errors.New("disk on fire") }
-		if _, _, err := s.Dispatch("evt_1", "ten_a", "p_1", buildFor(nil, "evt_1", "ep_x")); err == nil || !strings.Contains(err.Error(), "disk on fire") {
-			t.Fatalf("Dispatch with a failing fsync = %v, want the fsync's error", err)
+		if err := s.MarkProcessed(1); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+			t.Fatalf("MarkProcessed with a failing fsync = %v, want the fsync's error", err)
 		}
 		s.outbox.gs.sync = s.db.Sync // the disk is back, but the state is unknown: still refused
 		if _, _, err := s.Dispatch("evt_2", "ten_a", "p_2", buildFor(nil, "evt_2", "ep_x")); err == nil {
@@ -361,10 +372,14 @@ func TestStore_DispatchConcurrent(t *testing.T) {
 	if err != nil || len(items) != persons*perPerson {
 		t.Fatalf("List = %d items, %v; want %d", len(items), err, persons*perPerson)
 	}
-	st := s.Outbox().Stats()
-	t.Logf("%d dispatches made durable by %d fsyncs", st.Writes, st.Syncs)
-	if st.Writes != persons*perPerson || st.Syncs == 0 || st.Syncs > st.Writes {
-		t.Fatalf("stats %+v: want %d writes, 1..%[2]d fsyncs", st, persons*perPerson)
+	if st := s.Outbox().Stats(); st.Syncs != 0 {
+		t.Fatalf("stats %+v: dispatches ran fsyncs; only the checkpoint should", st)
+	}
+	if err := s.MarkProcessed(1); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Outbox().Stats(); st.Syncs != 1 {
+		t.Fatalf("stats %+v: want one fsync, the checkpoint's", st)
 	}
 
 	// The sequences continue after a restart.

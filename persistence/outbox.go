@@ -187,8 +187,8 @@ func (o *Outbox) update(d firehook.Delivery, wait bool) (firehook.Delivery, erro
 }
 
 // syncShared makes everything committed so far durable with one fsync of
-// the outbox's group commit, shared with the outbox's own writers: the
-// event log's fsync. A failed fsync stops the outbox as it stops the log.
+// the outbox's group commit, shared with the outbox's own writers. A
+// failed fsync stops the outbox.
 func (o *Outbox) syncShared() error { return o.gs.wait(o.gs.begin()) }
 
 // flush makes every Record so far durable, if any is not yet: one fsync
@@ -197,6 +197,13 @@ func (o *Outbox) flush() error {
 	if !o.unsynced.Swap(false) {
 		return nil
 	}
+	return o.syncShared()
+}
+
+// syncAll makes everything committed so far durable (the checkpoint's
+// fsync), including the writes flush would sync.
+func (o *Outbox) syncAll() error {
+	o.unsynced.Store(false)
 	return o.syncShared()
 }
 

@@ -97,7 +97,8 @@ type Store struct {
 	// Events is the pixel event log.
 	Events *EventLog
 
-	outbox *Outbox // see Outbox and Dispatch
+	outbox   *Outbox       // see Outbox and Dispatch
+	visitors visitorBuffer // visitor states until the next checkpoint (visitors.go)
 
 	tmpDir string // an in-memory store's event log directory
 
@@ -226,6 +227,9 @@ func (s *Store) Close() error {
 		evErr := s.Events.close()
 		s.cancel()
 		s.wg.Wait()
+		if err := s.visitors.flush(s.db); err != nil {
+			s.log.Error("visitor states not written; they are rebuilt from the event log", "err", err)
+		}
 		s.flushOutbox(context.Background())
 		s.closeErr = errors.Join(evErr, s.closeDBs())
 		if s.tmpDir != "" {

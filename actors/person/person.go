@@ -100,8 +100,8 @@ func (a *Actor) dispatch(w *Work) error {
 			if body == nil {
 				body = webhook.AppendJSON(nil, webhook.Build(ev, dec.Type, dec.Sequence, w.Match, w.Session))
 			}
-			out = append(out, firehook.Delivery{EndpointID: ep.ID, CreatedAt: now, Payload: body,
-				EventReceivedAt: ev.ReceivedAt})
+			out = append(out, firehook.Delivery{ID: firehook.DeliveryIDFor(ev.ID, ep.ID, ev.ReceivedAt),
+				EndpointID: ep.ID, CreatedAt: now, Payload: body, EventReceivedAt: ev.ReceivedAt})
 		}
 		return out, nil
 	})

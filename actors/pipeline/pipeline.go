@@ -65,8 +65,11 @@ type Config struct {
 	// IdleTimeout is how long visitor and person actors live without
 	// events before they passivate. Default 1 min.
 	IdleTimeout time.Duration
-	// MarkInterval is how often the processed-up-to mark is written when
-	// it moved. Default 50 ms.
+	// MarkInterval is how often the checkpoint is written when the
+	// processed-up-to mark moved: the visitor states put since the last
+	// one, the mark, and one badger fsync that makes them and the
+	// decisions made meanwhile durable (persistence.Store.MarkProcessed).
+	// A crash replays the log from the last checkpoint. Default 200 ms.
 	MarkInterval time.Duration
 	// DispatchTimeout bounds a visitor actor's wait for its person actor.
 	// Default 30 s.
@@ -111,7 +114,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.IdleTimeout = time.Minute
 	}
 	if cfg.MarkInterval <= 0 {
-		cfg.MarkInterval = 50 * time.Millisecond
+		cfg.MarkInterval = 200 * time.Millisecond
 	}
 	if cfg.DispatchTimeout <= 0 {
 		cfg.DispatchTimeout = 30 * time.Second
