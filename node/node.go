@@ -209,6 +209,7 @@ func Start(cfg Config) (*Node, error) {
 		NodeName:              cfg.Name,
 		Events:                n.store.Events,
 		Ready:                 n.ready.Load,
+		Warnings:              n.warnings,
 		OpenAPI:               docs.OpenAPI,
 		Log:                   cfg.Log.With("component", "admin"),
 	})
@@ -338,6 +339,16 @@ func (n *Node) stopPipeline(ctx context.Context) error {
 	err := n.pipe.Close(ctx)
 	n.client.Close()
 	return err
+}
+
+// warnings are what /readyz reports beside "ready": the damage the event
+// log cut out at start.
+func (n *Node) warnings() []string {
+	var out []string
+	for _, d := range n.store.Events.Damage() {
+		out = append(out, "event log damaged, events lost: "+d.String())
+	}
+	return out
 }
 
 // Pipeline is the node's actor pipeline.

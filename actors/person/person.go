@@ -18,6 +18,7 @@ import (
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/actors/webhook"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/failpoint"
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -108,6 +109,7 @@ func (a *Actor) dispatch(w *Work) error {
 	if err != nil {
 		return fmt.Errorf("person %s: %w", a.id, err)
 	}
+	failpoint.Hit("person.after-dispatch")
 	if a.cfg.Observe != nil {
 		a.cfg.Observe(ev, dec, len(dels), time.Since(start))
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/firehook/firehook/actors/visitor"
 	"github.com/firehook/firehook/actors/webhook"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/failpoint"
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -275,6 +276,7 @@ func (p *Pipeline) marker() {
 				p.cfg.Log.Error("pipeline: writing the processed-up-to mark", "err", err)
 				continue
 			}
+			failpoint.Hit("pipeline.after-checkpoint")
 			written = mark
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/actors/webhook"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/failpoint"
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -141,6 +142,7 @@ func (a *Actor) handle(ev *firehook.Event, committedAt time.Time) error {
 		a.cfg.Observe(ev, committedAt, start, time.Since(matchStart))
 	}
 	if out.Person != nil && !out.Suppressed {
+		failpoint.Hit("visitor.before-dispatch")
 		s := webhook.SessionInfo{ID: a.state.SessionID, PagesViewed: a.state.PagesViewed, VisitCount: a.state.VisitCount}
 		if err := a.cfg.Dispatch(ev, out.Match, s); err != nil {
 			return fmt.Errorf("dispatch: %w", err)

@@ -64,6 +64,10 @@ type Config struct {
 	// Ready reports whether the node serves; /readyz answers 503 while it
 	// returns false. Default: always ready.
 	Ready func() bool
+	// Warnings lists what /readyz reports beside "ready": what the node
+	// found wrong at start and repaired (damage cut out of the event
+	// log). Default: none.
+	Warnings func() []string
 	// Graph is the identity graph (import, lookup, erasure). Nil: the
 	// graph routes are not served.
 	Graph *identity.Graph
@@ -116,6 +120,9 @@ type Config struct {
 }
 
 func (c *Config) withDefaults() {
+	if c.Warnings == nil {
+		c.Warnings = func() []string { return nil }
+	}
 	if c.Ready == nil {
 		c.Ready = func() bool { return true }
 	}

@@ -132,7 +132,11 @@ func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 		api.WriteError(w, nil, api.Errorf(api.CodeUnavailable, "not ready"))
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	answer := map[string]any{"status": "ready"}
+	if warnings := h.cfg.Warnings(); len(warnings) > 0 {
+		answer["warnings"] = warnings
+	}
+	api.WriteJSON(w, http.StatusOK, answer)
 }
 
 func (h *Handler) openapi(w http.ResponseWriter, _ *http.Request) {
