@@ -166,7 +166,7 @@ func checkCrashDeliveries(t *testing.T, dir string, visitors []*crashVisitor, rc
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	
+
 	// Trace stored events back to the sends by their unique url.
 	type sendRef struct {
 		v *crashVisitor
@@ -205,7 +205,7 @@ func checkCrashDeliveries(t *testing.T, dir string, visitors []*crashVisitor, rc
 			t.Errorf("event %s was answered 202 but is not in the event log", id)
 		}
 	}
-	
+
 	// Every delivery: signed with the endpoint's secret, for a stored event
 	// of one of the test's people.
 	type arrival struct {
@@ -254,7 +254,7 @@ func checkCrashDeliveries(t *testing.T, dir string, visitors []*crashVisitor, rc
 			unackedDelivered++
 		}
 	}
-	
+
 	// Per person: first arrivals are exactly the person's stored events, in
 	// log order, with sequence 1..n, one visitor.identified (sequence 1);
 	// a duplicate carries what the first arrival carried.
