@@ -16,6 +16,7 @@ type levels struct {
 
 	lsmSize, vlogSize                               *prometheus.Desc
 	logCommits, logEvents, logFsyncSeconds, logLast *prometheus.Desc
+	logSegments, logBytes, logFirst, logDamage      *prometheus.Desc
 	obWrites, obFsyncs, obFsyncSeconds, obConflicts *prometheus.Desc
 	matches, matchConflicts, matchLearned           *prometheus.Desc
 	actorsLive, actorMailbox, actorInFlight         *prometheus.Desc
@@ -35,6 +36,10 @@ func newLevels(m *Metrics) *levels {
 		logEvents:        d("eventlog_events_total", "Events made durable in the event log."),
 		logFsyncSeconds:  d("eventlog_fsync_seconds_total", "Time spent in the event log's fsyncs."),
 		logLast:          d("eventlog_last_sequence", "Highest durable event log sequence."),
+		logSegments:      d("eventlog_segments", "Segment files of the event log on disk."),
+		logBytes:         d("eventlog_disk_bytes", "Bytes of the event log's segment files (retention removes whole segments once checkpointed and older than the retention)."),
+		logFirst:         d("eventlog_first_sequence", "Lowest event log sequence still on disk (0 when empty)."),
+		logDamage:        d("eventlog_damaged_stretches", "Stretches of the event log found damaged and cut out at start (the events in them are lost; see /readyz)."),
 		obWrites:         d("outbox_writes_total", "Durable outbox writes (dispatch decisions, attempt records, marks)."),
 		obFsyncs:         d("outbox_fsyncs_total", "Fsyncs that made the outbox writes durable (shared by concurrent writers)."),
 		obFsyncSeconds:   d("outbox_fsync_seconds_total", "Time spent in the outbox's fsyncs."),
@@ -57,7 +62,7 @@ func newLevels(m *Metrics) *levels {
 // Describe implements prometheus.Collector.
 func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{l.lsmSize, l.vlogSize, l.logCommits, l.logEvents, l.logFsyncSeconds,
-		l.logLast, l.obWrites, l.obFsyncs, l.obFsyncSeconds, l.obConflicts, l.matches, l.matchConflicts,
+		l.logLast, l.logSegments, l.logBytes, l.logFirst, l.logDamage, l.obWrites, l.obFsyncs, l.obFsyncSeconds, l.obConflicts, l.matches, l.matchConflicts,
 		l.matchLearned, l.actorsLive, l.actorMailbox, l.actorInFlight, l.dlvInFlight, l.dlvQueue,
 		l.dlvQueueCapacity, l.queueDepth, l.queueCapacity, l.gateWaiting} {
 		ch <- d
@@ -84,6 +89,10 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	counter(l.logEvents, float64(ls.Events))
 	counter(l.logFsyncSeconds, ls.SyncTime.Seconds())
 	gauge(l.logLast, float64(cfg.Store.Events.LastSeq()))
+	gauge(l.logSegments, float64(ls.Segments))
+	gauge(l.logBytes, float64(ls.DiskBytes))
+	gauge(l.logFirst, float64(ls.FirstSeq))
+	gauge(l.logDamage, float64(len(cfg.Store.Events.Damage())))
 
 	os := cfg.Store.Outbox().Stats()
 	counter(l.obWrites, float64(os.Writes))

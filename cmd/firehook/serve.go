@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/firehook/firehook/node"
@@ -21,6 +22,7 @@ type serveFlags struct {
 	allowPrivate                    bool
 	trustedProxies                  string
 	logLevel, logFormat             string
+	cpuProfile                      string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -35,6 +37,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the node's whole run to FILE, finished at shutdown (go tool pprof)")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +64,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	name := f.name
 	if name == "" {
 		name, _ = os.Hostname()
@@ -86,6 +96,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Error("listener failed; shutting down", "err", err)
 	}
 	return n.Shutdown(context.Background())
+}
+
+// startCPUProfile profiles the process's CPU into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
