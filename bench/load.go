@@ -132,6 +132,22 @@ type loader struct {
 	established map[uint64]bool // (tenant, person) pairs whose visitor the node knows
 }
 
+// idleConnTimeout is how long the benchmark's clients keep a connection
+// that waits for its next request. It must stay below the servers'
+// ReadHeaderTimeout (10 s: the node's, node.newServer, and the
+// receivers'), which is how long they keep a connection that has not
+// carried a request yet (their IdleTimeout applies only after the first
+// one). Such connections are common under load: the Transport dials for
+// a request that finds no idle connection, and when another connection
+// frees up first the request takes that one and the new connection goes
+// to the idle pool unused. Had the pool kept it longer than the server,
+// the server would close it silently at 10 s, and a sender taking it at
+// that moment (before the Transport has seen the close) would get EOF
+// for its POST, which net/http does not retry: a failed page view that
+// the load generator caused, not the node. Closing it first on this
+// side costs a dial now and then.
+const idleConnTimeout = 5 * time.Second
+
 func newClient(workers int, timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,
@@ -139,7 +155,7 @@ func newClient(workers int, timeout time.Duration) *http.Client {
 			Proxy:               nil,
 			MaxIdleConns:        workers,
 			MaxIdleConnsPerHost: workers, // every sender keeps its connection alive
-			IdleConnTimeout:     time.Minute,
+			IdleConnTimeout:     idleConnTimeout,
 			DisableCompression:  true,
 		},
 	}
