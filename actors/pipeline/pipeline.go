@@ -72,6 +72,11 @@ type Config struct {
 	// decisions made meanwhile durable (persistence.Store.MarkProcessed).
 	// A crash replays the log from the last checkpoint. Default 200 ms.
 	MarkInterval time.Duration
+	// MaxOutstanding bounds the events routed to visitor actors and not
+	// yet finished: the feeder waits for room beyond it, so that a
+	// replay of a long log, or a load the node cannot keep up with, stays
+	// in the log rather than in mailboxes. Default 8192.
+	MaxOutstanding int
 	// DispatchTimeout bounds a visitor actor's wait for its person actor.
 	// Default 30 s.
 	DispatchTimeout time.Duration
@@ -91,11 +96,7 @@ type Pipeline struct {
 	person  person.Config
 	ep      endpoint.Config
 	track   *tracker
-
-	feedMu  sync.Mutex
-	feed    []visitor.Arrival
-	feedSig chan struct{}
-	fromSeq uint64 // events below it were read from the log by Start
+	feed    *feed
 
 	statsMu sync.Mutex
 	stats   map[string]*endpoint.Stats
@@ -120,10 +121,13 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.DispatchTimeout <= 0 {
 		cfg.DispatchTimeout = 30 * time.Second
 	}
+	if cfg.MaxOutstanding <= 0 {
+		cfg.MaxOutstanding = 8192
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	p := &Pipeline{cfg: cfg, sys: cfg.System, store: cfg.Store, feedSig: make(chan struct{}, 1),
+	p := &Pipeline{cfg: cfg, sys: cfg.System, store: cfg.Store, feed: newFeed(),
 		stats: map[string]*endpoint.Stats{}, closing: make(chan struct{})}
 	p.ep = cfg.Endpoint
 	p.ep.Outbox = cfg.Store.Outbox()
@@ -162,23 +166,14 @@ func New(cfg Config) (*Pipeline, error) {
 
 // Committed is the event log's OnCommit hook: it queues the events for the
 // feeder and returns at once.
-func (p *Pipeline) Committed(evs []*firehook.Event) {
-	now := time.Now()
-	p.feedMu.Lock()
-	for _, ev := range evs {
-		p.feed = append(p.feed, visitor.Arrival{Event: ev, CommittedAt: now})
-	}
-	p.feedMu.Unlock()
-	select {
-	case p.feedSig <- struct{}{}:
-	default:
-	}
-}
+func (p *Pipeline) Committed(evs []*firehook.Event) { p.feed.push(evs) }
 
 // Start starts every endpoint's actor (each loads its unfinished
-// deliveries), replays the events the log holds after the processed-up-to
-// mark, and starts the feeder and the mark writer. Call it before the node
-// accepts events.
+// deliveries) and the feeder, which routes the events after the
+// processed-up-to mark — read back from the log, then as they are
+// committed — and the checkpoint writer. Call it before the node accepts
+// events; it returns without waiting for the replay, which runs in log
+// order ahead of every new event.
 func (p *Pipeline) Start() error {
 	mark, err := p.store.ProcessedUpTo()
 	if err != nil {
@@ -190,32 +185,11 @@ func (p *Pipeline) Start() error {
 			return fmt.Errorf("pipeline: start endpoint %s: %w", ep.ID, err)
 		}
 	}
-	replayed := 0
-	from := mark + 1
-	for {
-		evs, err := p.store.Events.Read(from, 1024)
-		if err != nil {
-			return fmt.Errorf("pipeline: replay the log from %d: %w", from, err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		for i := range evs {
-			if err := p.route(visitor.Arrival{Event: &evs[i]}); err != nil {
-				return fmt.Errorf("pipeline: replay: %w", err)
-			}
-		}
-		replayed += len(evs)
-		from = evs[len(evs)-1].Seq + 1
-	}
-	p.feedMu.Lock()
-	p.fromSeq = from
-	p.feedMu.Unlock()
-	if replayed > 0 {
-		p.cfg.Log.Info("pipeline: replaying events after the processed-up-to mark", "mark", mark, "events", replayed)
+	if last := p.store.Events.LastSeq(); last > mark {
+		p.cfg.Log.Info("pipeline: replaying the events after the checkpoint", "mark", mark, "events", last-mark)
 	}
 	p.wg.Add(2)
-	go p.feeder()
+	go p.feeder(mark + 1)
 	go p.marker()
 	return nil
 }
@@ -226,37 +200,6 @@ func (p *Pipeline) route(a visitor.Arrival) error {
 	p.track.add(ev.Seq)
 	id := VisitorActorID(ev.TenantID, ev.VisitorID)
 	return p.sys.Send(KindVisitor, id, visitor.ActorProducer(&p.visitor, id, ev.TenantID, ev.VisitorID), &a)
-}
-
-// feeder sends committed events to the visitor actors in log order.
-func (p *Pipeline) feeder() {
-	defer p.wg.Done()
-	var batch []visitor.Arrival
-	for {
-		select {
-		case <-p.closing:
-			return
-		case <-p.feedSig:
-		}
-		p.feedMu.Lock()
-		batch, p.feed = p.feed, batch[:0]
-		from := p.fromSeq
-		p.feedMu.Unlock()
-		for _, a := range batch {
-			ev := a.Event
-			if ev.Seq < from {
-				continue // read by Start's replay
-			}
-			if err := p.route(a); err != nil {
-				if errors.Is(err, actors.ErrClosed) {
-					return
-				}
-				// Left for the replay after the next restart.
-				p.cfg.Log.Error("pipeline: event not routed", "event", ev.ID, "seq", ev.Seq, "err", err)
-			}
-		}
-		clear(batch)
-	}
 }
 
 // marker writes the processed-up-to mark when it moved.

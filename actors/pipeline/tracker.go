@@ -13,10 +13,13 @@ type tracker struct {
 	queue []uint64            // queue[head:]: added and not yet below the mark, in order
 	head  int                 // start of the live part of queue
 	done  map[uint64]struct{} // finished, not yet below the mark
+	// freed is signalled (capacity 1) when finished events made room:
+	// the feeder waits on it when too many are outstanding.
+	freed chan struct{}
 }
 
 func newTracker(mark uint64) *tracker {
-	return &tracker{mark: mark, done: map[uint64]struct{}{}}
+	return &tracker{mark: mark, done: map[uint64]struct{}{}, freed: make(chan struct{}, 1)}
 }
 
 // add registers seq, which is higher than every seq added before.
@@ -40,6 +43,10 @@ func (t *tracker) finish(seq uint64) {
 		t.mark = s
 		t.head++
 	}
+	select {
+	case t.freed <- struct{}{}:
+	default:
+	}
 	if t.head == len(t.queue) {
 		t.queue, t.head = t.queue[:0], 0
 	} else if t.head > 1024 && t.head > len(t.queue)/2 {
@@ -53,4 +60,12 @@ func (t *tracker) value() (mark uint64, outstanding int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.mark, len(t.queue) - t.head
+}
+
+// inFlight returns how many events are added and not yet finished (those
+// finished beyond the mark's gap do not count).
+func (t *tracker) inFlight() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.queue) - t.head - len(t.done)
 }
