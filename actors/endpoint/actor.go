@@ -189,6 +189,7 @@ func (a *Actor) stop() {
 		a.timer.Stop()
 	}
 	a.reqs.Wait()
+	a.cfg.Client.Release(a.id) // the endpoint's kept-alive connections
 }
 
 // enqueue takes d into memory unless the window is full, in which case it
@@ -510,7 +511,8 @@ func (r *request) run() {
 		res = webhook.Result{Err: err}
 	} else {
 		webhook.Headers(h, id, at, attempt, sig, r.cfg.UserAgent)
-		res = r.cfg.Client.Do(r.ctx, webhook.Request{URL: r.ep.URL, Headers: h, Body: body, Timeout: r.ep.Timeout()})
+		res = r.cfg.Client.Do(r.ctx, webhook.Request{URL: r.ep.URL, Headers: h, Body: body, Timeout: r.ep.Timeout(),
+			Pool: r.ep.ID, PoolSize: r.ep.InFlightLimit()})
 	}
 	r.cfg.Gate.Release()
 	if r.ctx.Err() != nil && res.StatusCode == 0 {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -100,6 +101,16 @@ type Request struct {
 	// Timeout bounds the whole attempt: connect, TLS, sending, waiting
 	// for the answer and reading its body. Zero: DefaultRequestTimeout.
 	Timeout time.Duration
+	// Pool names the keep-alive connection pool the request goes through:
+	// the endpoint's id, so that every endpoint has a pool of its own
+	// (one endpoint cannot take another's idle connections to a shared
+	// host, nor make it dial). Empty: the client's shared pool.
+	Pool string
+	// PoolSize is how many idle connections Pool keeps per host: the
+	// endpoint's max_in_flight, so that every request of a busy endpoint
+	// finds a kept-alive connection. Zero: MaxIdleConnsPerHost. A new
+	// size replaces the pool (its idle connections are closed).
+	PoolSize int
 }
 
 // Result is what an attempt came to. Classify turns it into an Outcome.
@@ -130,19 +141,29 @@ type Result struct {
 	Err error
 }
 
-// Client sends delivery attempts. It keeps one connection pool for every
-// endpoint, with keep-alive, HTTP/1.1 and HTTP/2 (over TLS), short connect
+// Client sends delivery attempts. It keeps a connection pool per endpoint
+// (Request.Pool), sized by the endpoint's max_in_flight, with keep-alive, HTTP/1.1 and HTTP/2 (over TLS), short connect
 // and TLS handshake timeouts, a per-request timeout, redirects not
 // followed, responses read up to a limit, and every connection made
 // through the SSRF-guarded dialer (NewDialer).
 //
 // A Client is safe for concurrent use; one serves a whole node.
 type Client struct {
-	hc        *http.Client
+	hc        *http.Client // the shared pool's
 	tr        *http.Transport
 	limit     int64
 	snippet   int
 	userAgent string
+
+	mu    sync.Mutex       // guards pools
+	pools map[string]*pool // Request.Pool → its pool
+}
+
+// pool is one endpoint's keep-alive connection pool.
+type pool struct {
+	hc   *http.Client
+	tr   *http.Transport
+	size int
 }
 
 // NewClient returns a Client configured by cfg (zero fields take their
@@ -186,16 +207,59 @@ func NewClient(cfg ClientConfig) *Client {
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 	return &Client{
-		hc: &http.Client{
-			Transport: tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse // a 3xx is the outcome
-			},
-		},
+		hc:        httpClient(tr),
 		tr:        tr,
+		pools:     map[string]*pool{},
 		limit:     cfg.ResponseLimit,
 		snippet:   cfg.SnippetSize,
 		userAgent: cfg.UserAgent,
+	}
+}
+
+func httpClient(tr *http.Transport) *http.Client {
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a 3xx is the outcome
+		},
+	}
+}
+
+// client returns the http.Client of req's pool, making (or resizing) it.
+func (c *Client) client(req *Request) *http.Client {
+	if req.Pool == "" {
+		return c.hc
+	}
+	size := req.PoolSize
+	if size <= 0 {
+		size = c.tr.MaxIdleConnsPerHost
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pools[req.Pool]
+	if p != nil && p.size == size {
+		return p.hc
+	}
+	if p != nil {
+		p.tr.CloseIdleConnections() // requests in flight finish on their connections
+	}
+	tr := c.tr.Clone()
+	tr.MaxIdleConnsPerHost, tr.MaxIdleConns = size, size
+	p = &pool{hc: httpClient(tr), tr: tr, size: size}
+	c.pools[req.Pool] = p
+	return p.hc
+}
+
+// Release closes the idle connections of pool name and forgets it (an
+// endpoint deleted, or its actor stopped). A later request naming it
+// makes it again.
+func (c *Client) Release(name string) {
+	c.mu.Lock()
+	p := c.pools[name]
+	delete(c.pools, name)
+	c.mu.Unlock()
+	if p != nil {
+		p.tr.CloseIdleConnections()
 	}
 }
 
@@ -223,7 +287,7 @@ func (c *Client) Do(ctx context.Context, req Request) Result {
 		hreq.Header.Set("User-Agent", c.userAgent)
 	}
 
-	resp, err := c.hc.Do(hreq)
+	resp, err := c.client(&req).Do(hreq)
 	if err != nil {
 		return Result{Duration: time.Since(start), Err: attemptError("post", rctx, err)}
 	}
@@ -242,10 +306,18 @@ func (c *Client) Do(ctx context.Context, req Request) Result {
 	return res
 }
 
-// Close closes the idle connections. Requests in flight finish; a Do after
-// Close works but opens new connections. Close is safe to call twice.
+// Close closes the idle connections of every pool. Requests in flight
+// finish; a Do after Close works but opens new connections. Close is safe
+// to call twice.
 func (c *Client) Close() {
 	c.tr.CloseIdleConnections()
+	c.mu.Lock()
+	pools := c.pools
+	c.pools = map[string]*pool{}
+	c.mu.Unlock()
+	for _, p := range pools {
+		p.tr.CloseIdleConnections()
+	}
 }
 
 // readBody reads body, of length bytes (-1: unknown), up to the limit and
