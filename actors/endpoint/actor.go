@@ -78,10 +78,17 @@ type Actor struct {
 
 	ctx    context.Context // cancelled when the actor stops or restarts
 	cancel context.CancelFunc
-	// reqs counts this incarnation's request goroutines: stop waits for
+	// reqs counts this incarnation's requests in flight: stop waits for
 	// them (see stop).
-	reqs   sync.WaitGroup
-	timer  *time.Timer
+	reqs sync.WaitGroup
+	// work hands a request to an idle worker goroutine of this
+	// incarnation (unbuffered: a send succeeds only when one waits);
+	// workers counts them, stop waits for them to exit. Workers are kept
+	// across requests so that a request does not start a goroutine and
+	// grow its stack through the HTTP client and the outbox each time.
+	work    chan *request
+	workers sync.WaitGroup
+	timer   *time.Timer
 	wakeAt time.Time
 
 	stats *Stats
@@ -166,6 +173,7 @@ func (a *Actor) start(c actor.Context) {
 	a.inc = incarnations.Add(1)
 	a.self, a.root = c.Self(), c.ActorSystem().Root
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.work = make(chan *request)
 	a.q = newQueue()
 	a.breaker = breaker{threshold: a.cfg.BreakerThreshold, first: a.cfg.ProbeInterval, limit: a.cfg.MaxProbeInterval}
 	a.stats.InFlight.Store(0)
@@ -189,6 +197,7 @@ func (a *Actor) stop() {
 		a.timer.Stop()
 	}
 	a.reqs.Wait()
+	a.workers.Wait()
 	a.cfg.Client.Release(a.id) // the endpoint's kept-alive connections
 }
 
@@ -337,8 +346,8 @@ func (a *Actor) wake(at time.Time) {
 	})
 }
 
-// send starts one request carrying ds (one delivery, or a batch) in its
-// own goroutine. The lanes of ds are busy until its report arrives.
+// send starts one request carrying ds (one delivery, or a batch) on a
+// worker goroutine. The lanes of ds are busy until its report arrives.
 func (a *Actor) send(ep *firehook.Endpoint, ds []*firehook.Delivery, probe bool, now time.Time) {
 	a.inFlight++
 	a.stats.InFlight.Add(1)
@@ -355,7 +364,37 @@ func (a *Actor) send(ep *firehook.Endpoint, ds []*firehook.Delivery, probe bool,
 		class: Class(ds[0].Priority, tier), ctx: a.ctx, self: a.self, root: a.root, now: now, reqs: &a.reqs}
 	a.cfg.Attempts.Add(1)
 	a.reqs.Add(1)
-	go r.run()
+	select {
+	case a.work <- r: // an idle worker took it
+	default:
+		a.workers.Add(1)
+		go a.worker(r)
+	}
+}
+
+// workerIdle is how long a worker goroutine waits for its next request
+// before it exits: an endpoint that went quiet keeps none.
+const workerIdle = 30 * time.Second
+
+// worker runs r, then the requests handed to it on a.work, until it has
+// waited workerIdle for one or the incarnation stops. There are at most
+// as many as requests were ever in flight at once (max_in_flight, and a
+// probe).
+func (a *Actor) worker(r *request) {
+	defer a.workers.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		r.run()
+		idle.Reset(workerIdle)
+		select {
+		case r = <-a.work:
+		case <-idle.C:
+			return
+		case <-a.ctx.Done():
+			return
+		}
+	}
 }
 
 // requestEnded frees the in-flight slot of a request.
@@ -469,7 +508,7 @@ func batchID(ds []firehook.Delivery) string {
 	return "bat_" + hex.EncodeToString(h.Sum(nil))
 }
 
-// request is one POST of an endpoint, run on its own goroutine.
+// request is one POST of an endpoint, run on a worker goroutine.
 type request struct {
 	cfg   *Config
 	ep    firehook.Endpoint
