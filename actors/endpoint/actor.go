@@ -89,7 +89,7 @@ type Actor struct {
 	work    chan *request
 	workers sync.WaitGroup
 	timer   *time.Timer
-	wakeAt time.Time
+	wakeAt  time.Time
 
 	stats *Stats
 
