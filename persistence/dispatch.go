@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,7 +27,9 @@ type Decision struct {
 	Replayed bool
 }
 
-// dispatchRecord is an event's decision as stored under dd/<event id>.
+// dispatchRecord is an event's decision as stored under dd/<event id>, in
+// the binary form of deliverycodec.go. The JSON tags name the fields of
+// the records older nodes stored as JSON, which are still read.
 type dispatchRecord struct {
 	Type       string   `json:"type"`
 	Sequence   uint64   `json:"sequence"`
@@ -164,11 +165,7 @@ func (o *Outbox) dispatchTxn(txn *badger.Txn, eventID, tenantID, lane string, bu
 		rec.Deliveries = append(rec.Deliveries, d.ID)
 	}
 
-	val, err := json.Marshal(rec)
-	if err != nil {
-		return Decision{}, nil, fmt.Errorf("encode dispatch record: %w", err)
-	}
-	if err := txn.Set(recKey, val); err != nil {
+	if err := txn.Set(recKey, encodeDispatchRecord(&rec)); err != nil {
 		return Decision{}, nil, err
 	}
 	if err := txn.Set(seqKey, binary.BigEndian.AppendUint64(nil, dec.Sequence)); err != nil {
@@ -185,7 +182,7 @@ func (o *Outbox) dispatchTxn(txn *badger.Txn, eventID, tenantID, lane string, bu
 // replayed returns the stored decision in item and its deliveries.
 func replayed(txn *badger.Txn, item *badger.Item) (Decision, []firehook.Delivery, error) {
 	var rec dispatchRecord
-	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+	if err := item.Value(func(v []byte) error { return decodeDispatchRecord(v, &rec) }); err != nil {
 		return Decision{}, nil, fmt.Errorf("decode dispatch record %s: %w", item.Key(), err)
 	}
 	dels := make([]firehook.Delivery, 0, len(rec.Deliveries))

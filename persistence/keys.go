@@ -21,8 +21,8 @@ const (
 	// Endpoint, tenant and delivery ids hold no "/". Keys marked TTL expire
 	// (all of a delivery's at the same second) once the delivery finishes.
 	prefixLaneSeq     = "dq/"  // dq/<tenant>/<person> → last sequence, 8 bytes big-endian; present = seen (First Match made)
-	prefixDispatched  = "dd/"  // dd/<event id> → dispatchRecord JSON: the event's decision and delivery ids
-	prefixDelivery    = "dv/"  // dv/<delivery id> → firehook.Delivery JSON without the payload; TTL
+	prefixDispatched  = "dd/"  // dd/<event id> → dispatchRecord, binary (deliverycodec.go; JSON of older nodes is read): the event's decision and delivery ids
+	prefixDelivery    = "dv/"  // dv/<delivery id> → firehook.Delivery without the payload, binary (deliverycodec.go; JSON of older nodes is read); TTL
 	prefixPayload     = "dp/"  // dp/<delivery id> → the delivery's signed body; TTL
 	prefixDlvEndpoint = "dve/" // dve/<endpoint>/<delivery id> → empty: receipts in creation order; TTL
 	prefixDlvStatus   = "dvs/" // dvs/<endpoint>/<status>/<delivery id> → empty: the same by status; TTL

@@ -3,7 +3,6 @@ package persistence
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,13 +27,16 @@ type OutboxConfig struct {
 	ReceiptRetention time.Duration
 	// FlushInterval bounds how long a change written with Record (not
 	// waited for) stays without an fsync when no other write brings one.
-	// Default 100 ms.
+	// Default 1 s: attempt results are at-least-once anyway (a lost one
+	// means the attempt is made again), and the pipeline's checkpoint
+	// syncs them under load; each badger fsync stalls badger's readers and
+	// writers for an msync.
 	FlushInterval time.Duration
 }
 
 // DefaultOutboxConfig returns the outbox defaults.
 func DefaultOutboxConfig() OutboxConfig {
-	return OutboxConfig{ReceiptRetention: 7 * 24 * time.Hour, FlushInterval: 100 * time.Millisecond}
+	return OutboxConfig{ReceiptRetention: 7 * 24 * time.Hour, FlushInterval: time.Second}
 }
 
 func (c *OutboxConfig) withDefaults() {
@@ -404,7 +406,9 @@ func decodeCursor(c string) ([]byte, error) {
 	return b, nil
 }
 
-// getDelivery reads delivery id in txn, with its payload when asked.
+// getDelivery reads delivery id in txn, with its payload when asked. It
+// reads both stored forms, the binary one and an older node's JSON (see
+// decodeDelivery).
 func getDelivery(txn *badger.Txn, id string, payload bool) (firehook.Delivery, bool, error) {
 	var d firehook.Delivery
 	it, err := txn.Get([]byte(prefixDelivery + id))
@@ -414,7 +418,7 @@ func getDelivery(txn *badger.Txn, id string, payload bool) (firehook.Delivery, b
 	if err != nil {
 		return d, false, err
 	}
-	if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &d) }); err != nil {
+	if err := it.Value(func(v []byte) error { return decodeDelivery(v, &d) }); err != nil {
 		return d, false, fmt.Errorf("decode delivery %s: %w", id, err)
 	}
 	if payload {
@@ -441,8 +445,9 @@ func getPayload(txn *badger.Txn, id string) ([]byte, error) {
 	return v, nil
 }
 
-// putDelivery writes d, and moves its index entries from old (nil for a
-// new delivery, whose payload is d.Payload) in txn. A finished d is
+// putDelivery writes d (in the binary form of deliverycodec.go; the
+// payload apart), and moves its index entries from old (nil for a new
+// delivery, whose payload is d.Payload) in txn. A finished d is
 // written with an expiry of ReceiptRetention from now on every key of
 // it, the payload included; an unfinished one without.
 func (o *Outbox) putDelivery(txn *badger.Txn, old, d *firehook.Delivery, now time.Time) error {
@@ -455,11 +460,7 @@ func (o *Outbox) putDelivery(txn *badger.Txn, old, d *firehook.Delivery, now tim
 		e.ExpiresAt = exp
 		return txn.SetEntry(e)
 	}
-	val, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("encode delivery %s: %w", d.ID, err)
-	}
-	if err := set(prefixDelivery+d.ID, val); err != nil {
+	if err := set(prefixDelivery+d.ID, encodeDelivery(d)); err != nil {
 		return err
 	}
 
@@ -468,6 +469,7 @@ func (o *Outbox) putDelivery(txn *badger.Txn, old, d *firehook.Delivery, now tim
 	payload := d.Payload
 	rewrite := old == nil || old.Status.Finished() || d.Status.Finished()
 	if old != nil && rewrite {
+		var err error
 		if payload, err = getPayload(txn, d.ID); err != nil {
 			return err
 		}

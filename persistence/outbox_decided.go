@@ -1,7 +1,6 @@
 package persistence
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -33,7 +32,7 @@ func (o *Outbox) Decided(eventIDs []string) (map[string]Dispatched, error) {
 				return err
 			}
 			var rec dispatchRecord
-			if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+			if err := it.Value(func(v []byte) error { return decodeDispatchRecord(v, &rec) }); err != nil {
 				return fmt.Errorf("decode dispatch record of %s: %w", id, err)
 			}
 			out[id] = Dispatched{Type: rec.Type, Sequence: rec.Sequence, PersonKey: rec.PersonKey}

@@ -24,12 +24,14 @@
 //     (batch_window_ms): one POST carrying a JSON array.
 //
 // Durability: every delivery is in the outbox before the actor sees it
-// (Store.Dispatch), and each attempt is recorded there (Outbox.Record, by
-// the goroutine that made it) before the actor hears of its result and
-// releases the lane. Record does not wait for the fsync — the outbox
-// flushes within 100 ms — so a crash can forget the latest results: those
-// attempts are made again (at least once), nothing is lost, and a
-// person's next delivery does not wait for a disk flush. A restarted actor (a panic, a new process) reloads
+// (Store.Dispatch, committed), and each attempt is recorded there
+// (Outbox.Record, by the worker that made it) before the actor hears of
+// its result and releases the lane. Neither waits for an fsync: a
+// committed badger write survives a process crash, and the pipeline's
+// checkpoint (or the outbox's flush, every second) syncs it; a power loss
+// can forget the latest results, and those attempts are made again (at
+// least once), nothing is lost, and a person's next delivery does not wait
+// for a disk flush. A restarted actor (a panic, a new process) reloads
 // its queue from the outbox; a request in flight when its actor stopped
 // is sent again (at least once, with the same webhook-id).
 //
