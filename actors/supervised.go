@@ -165,7 +165,7 @@ func (s *System) supervisor(kind string) (*supervisor, error) {
 	}
 	sv := &supervisor{s: s, kind: kind, stopped: make(chan struct{})}
 	props := actor.PropsFromProducer(func() actor.Actor { return sv },
-		actor.WithSupervisor(&restartStrategy{s: s}))
+		actor.WithSupervisor(&restartStrategy{s: s}), actor.WithDispatcher(s.disp))
 	pid, err := s.sys.Root.SpawnNamed(props, pathRoot+kind)
 	if err != nil {
 		return nil, fmt.Errorf("spawn supervisor %s: %w", kind, err)
@@ -249,7 +249,7 @@ func (sv *supervisor) spawn(c actor.Context, m *spawnRequest) any {
 		first = nil
 		e.incarnated(a)
 		return a
-	}, actor.WithMailbox(actor.Unbounded(e)))
+	}, actor.WithMailbox(actor.Unbounded(e)), actor.WithDispatcher(sv.s.disp))
 	// Spawning under the lock keeps the entry invisible to Spawn and Send
 	// until the actor exists, so nothing is posted to an unknown PID.
 	reg.byID[m.id] = e

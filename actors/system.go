@@ -84,6 +84,10 @@ type System struct {
 	closing bool
 
 	shutdownOnce sync.Once
+
+	// disp runs every mailbox of the system (dispatcher.go); Close stops
+	// its workers.
+	disp *dispatcher
 }
 
 // New starts an actor system.
@@ -94,6 +98,9 @@ func New(cfg Config) (*System, error) {
 		log:  cfg.Log.With("component", "actors"),
 		reg:  newRegistry(),
 		sups: make(map[string]*supervisor),
+		// protoactor's default throughput (300 messages a batch); as many
+		// kept workers as the busiest actors of a node need at once.
+		disp: newDispatcher(300, 256),
 	}
 	// protoactor logs to a coloured stderr handler unless given a factory
 	// (actor/config.go, defaultConfig); it calls it once, in
@@ -160,6 +167,7 @@ func (s *System) Close(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		s.sys.EventStream.Unsubscribe(s.sub)
 		s.sys.Shutdown()
+		s.disp.stop()
 	})
 	s.waitDeadLetterThrottle(ctx)
 	return nil
