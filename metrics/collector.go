@@ -5,6 +5,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/firehook/firehook/actors"
+	"github.com/firehook/firehook/persistence"
+	"github.com/firehook/firehook/persistence/wal"
 )
 
 // levels is the collector of what is read at scrape time rather than
@@ -17,6 +19,7 @@ type levels struct {
 	lsmSize, vlogSize                               *prometheus.Desc
 	logCommits, logEvents, logFsyncSeconds, logLast *prometheus.Desc
 	logSegments, logBytes, logFirst, logDamage      *prometheus.Desc
+	logSyncLatency                                  *prometheus.Desc
 	obWrites, obFsyncs, obFsyncSeconds, obConflicts *prometheus.Desc
 	matches, matchConflicts, matchLearned           *prometheus.Desc
 	actorsLive, actorMailbox, actorInFlight         *prometheus.Desc
@@ -37,6 +40,7 @@ func newLevels(m *Metrics) *levels {
 		logFsyncSeconds:  d("eventlog_fsync_seconds_total", "Time spent in the event log's fsyncs."),
 		logLast:          d("eventlog_last_sequence", "Highest durable event log sequence."),
 		logSegments:      d("eventlog_segments", "Segment files of the event log on disk."),
+		logSyncLatency:   d("eventlog_fsync_duration_seconds", "Duration of the event log's fdatasyncs: what a 202 waits for."),
 		logBytes:         d("eventlog_disk_bytes", "Bytes of the event log's segment files (retention removes whole segments once checkpointed and older than the retention)."),
 		logFirst:         d("eventlog_first_sequence", "Lowest event log sequence still on disk (0 when empty)."),
 		logDamage:        d("eventlog_damaged_stretches", "Stretches of the event log found damaged and cut out at start (the events in them are lost; see /readyz)."),
@@ -62,7 +66,7 @@ func newLevels(m *Metrics) *levels {
 // Describe implements prometheus.Collector.
 func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{l.lsmSize, l.vlogSize, l.logCommits, l.logEvents, l.logFsyncSeconds,
-		l.logLast, l.logSegments, l.logBytes, l.logFirst, l.logDamage, l.obWrites, l.obFsyncs, l.obFsyncSeconds, l.obConflicts, l.matches, l.matchConflicts,
+		l.logLast, l.logSyncLatency, l.logSegments, l.logBytes, l.logFirst, l.logDamage, l.obWrites, l.obFsyncs, l.obFsyncSeconds, l.obConflicts, l.matches, l.matchConflicts,
 		l.matchLearned, l.actorsLive, l.actorMailbox, l.actorInFlight, l.dlvInFlight, l.dlvQueue,
 		l.dlvQueueCapacity, l.queueDepth, l.queueCapacity, l.gateWaiting} {
 		ch <- d
@@ -89,6 +93,7 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	counter(l.logEvents, float64(ls.Events))
 	counter(l.logFsyncSeconds, ls.SyncTime.Seconds())
 	gauge(l.logLast, float64(cfg.Store.Events.LastSeq()))
+	ch <- syncHistogram(l.logSyncLatency, ls)
 	gauge(l.logSegments, float64(ls.Segments))
 	gauge(l.logBytes, float64(ls.DiskBytes))
 	gauge(l.logFirst, float64(ls.FirstSeq))
@@ -179,4 +184,16 @@ func (l *levels) collectEndpoints(gauge func(*prometheus.Desc, float64, ...strin
 		gauge(l.dlvQueue, float64(s.pending), k.tenant, k.endpoint, "pending")
 		gauge(l.dlvQueue, float64(s.retrying), k.tenant, k.endpoint, "retrying")
 	}
+}
+
+// syncHistogram is the event log's fdatasync latency as a Prometheus
+// histogram (cumulative buckets, in seconds).
+func syncHistogram(d *prometheus.Desc, ls persistence.EventLogStats) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(wal.SyncBucketBounds))
+	var cum uint64
+	for i, bound := range wal.SyncBucketBounds {
+		cum += ls.SyncBuckets[i]
+		buckets[bound.Seconds()] = cum
+	}
+	return prometheus.MustNewConstHistogram(d, ls.Commits, ls.SyncTime.Seconds(), buckets)
 }

@@ -90,6 +90,9 @@ type EventLogStats struct {
 	Segments  int
 	DiskBytes int64
 	FirstSeq  uint64
+	// SyncBuckets counts the fdatasyncs by duration, with upper bounds
+	// wal.SyncBucketBounds (the last bucket: longer).
+	SyncBuckets [len(wal.SyncBucketBounds) + 1]uint64
 }
 
 // LogDamage is a stretch of the event log that could not be read at
@@ -160,7 +163,7 @@ func (l *EventLog) Append(ctx context.Context, ev *firehook.Event) error {
 func (l *EventLog) Stats() EventLogStats {
 	st := l.wal.Stats()
 	return EventLogStats{Commits: st.Syncs, Events: st.Records, SyncTime: st.SyncTime,
-		Segments: st.Segments, DiskBytes: st.DiskBytes, FirstSeq: st.FirstSeq}
+		Segments: st.Segments, DiskBytes: st.DiskBytes, FirstSeq: st.FirstSeq, SyncBuckets: st.SyncBuckets}
 }
 
 // LastSeq returns the highest durable sequence (0 for an empty log).

@@ -50,11 +50,33 @@ type Stats struct {
 	Bytes    uint64        // bytes written (frames and headers)
 	Syncs    uint64        // fdatasyncs, each covering one or more written batches
 	SyncTime time.Duration // time spent in them
+	// SyncBuckets counts the fdatasyncs by duration: SyncBuckets[i] those
+	// that took at most SyncBucketBounds[i], the last one the rest.
+	SyncBuckets [len(SyncBucketBounds) + 1]uint64
 	// Segments and DiskBytes describe the files now; FirstSeq is the
 	// first sequence the log still holds (0 when it is empty).
 	Segments  int
 	DiskBytes int64
 	FirstSeq  uint64
+}
+
+// SyncBucketBounds are the upper bounds of Stats.SyncBuckets: an
+// fdatasync's latency is what a 202 waits for, and its tail is the disk's
+// (other files' writeback, the journal), not the log's.
+var SyncBucketBounds = [...]time.Duration{
+	250 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond,
+	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, time.Second,
+}
+
+// syncBucket returns the index in Stats.SyncBuckets of a sync that took d.
+func syncBucket(d time.Duration) int {
+	for i, b := range SyncBucketBounds {
+		if d <= b {
+			return i
+		}
+	}
+	return len(SyncBucketBounds)
 }
 
 // request is one Append on its way through the writer and the syncer.
@@ -305,6 +327,7 @@ func (l *Log) commit(pending []batch) {
 		l.stats.Records += records
 		l.stats.Syncs++
 		l.stats.SyncTime += took
+		l.stats.SyncBuckets[syncBucket(took)]++
 		l.statsMu.Unlock()
 	}
 	if len(entries) > 0 {
