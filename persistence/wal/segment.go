@@ -178,6 +178,11 @@ func scanSegment(seg *segment, prev uint64, maxRecord int) (scanned, []byte, err
 		}
 		next := len(b)
 		for p := off + 1; p+frameSize <= len(b); p++ {
+			// The sequence first: it rules out most positions without
+			// computing a CRC over what their length field claims.
+			if binary.LittleEndian.Uint64(b[p+8:]) <= sc.lastSeq {
+				continue
+			}
 			if s, _, _, ok := parseFrame(b[p:], maxRecord); ok && s > sc.lastSeq {
 				next = p
 				break
