@@ -623,52 +623,9 @@ func FuzzDecodeDispatchRecord(f *testing.F) {
 // one after three attempts (what Record reads and writes back);
 // encoded-bytes is the size of one encoding.
 func BenchmarkDeliveryCodec(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		d    firehook.Delivery
-	}{{"Fresh", codecFreshDelivery()}, {"Attempted", codecAttemptedDelivery()}} {
-		bin := encodeDelivery(&tc.d)
-		js, err := json.Marshal(&tc.d)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(tc.name+"/Binary/Encode", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				encodeDelivery(&tc.d)
-			}
-			b.ReportMetric(float64(len(bin)), "encoded-bytes")
-		})
-		b.Run(tc.name+"/Binary/Decode", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				var out firehook.Delivery
-				if err := decodeDelivery(bin, &out); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(len(bin)), "encoded-bytes")
-		})
-		b.Run(tc.name+"/JSON/Encode", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := json.Marshal(&tc.d); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(len(js)), "encoded-bytes")
-		})
-		b.Run(tc.name+"/JSON/Decode", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				var out firehook.Delivery
-				if err := json.Unmarshal(js, &out); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(len(js)), "encoded-bytes")
-		})
-	}
+	fresh, attempted := codecFreshDelivery(), codecAttemptedDelivery()
+	benchmarkCodec(b, "Fresh/", &fresh, appendDelivery, decodeDelivery)
+	benchmarkCodec(b, "Attempted/", &attempted, appendDelivery, decodeDelivery)
 }
 
 // BenchmarkDispatchRecordCodec is BenchmarkDeliveryCodec for the record
@@ -677,45 +634,5 @@ func BenchmarkDispatchRecordCodec(b *testing.B) {
 	rec := dispatchRecord{Type: firehook.EventUpdated, Sequence: 17,
 		PersonKey:  "ten_01JQZ8WZ1A2B3C4D5E6F7G8H9J/per_01JQZ8X0K1M2N3P4Q5R6S7T8V9",
 		Deliveries: []string{"dlv_01JXR4ZQ8W3M5N6P7Q8R9S0T1V", "dlv_01JXR4ZQ8W3M5N6P7Q8R9S0T1W"}}
-	bin := encodeDispatchRecord(&rec)
-	js, err := json.Marshal(&rec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("Binary/Encode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			encodeDispatchRecord(&rec)
-		}
-		b.ReportMetric(float64(len(bin)), "encoded-bytes")
-	})
-	b.Run("Binary/Decode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var out dispatchRecord
-			if err := decodeDispatchRecord(bin, &out); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(bin)), "encoded-bytes")
-	})
-	b.Run("JSON/Encode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := json.Marshal(&rec); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(js)), "encoded-bytes")
-	})
-	b.Run("JSON/Decode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var out dispatchRecord
-			if err := json.Unmarshal(js, &out); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(js)), "encoded-bytes")
-	})
+	benchmarkCodec(b, "", &rec, appendDispatchRecord, decodeDispatchRecord)
 }

@@ -352,47 +352,33 @@ func FuzzDecodeEvent(f *testing.F) {
 // same full event; encoded-bytes is the size of one encoding.
 func BenchmarkEventCodec(b *testing.B) {
 	ev := codecFullEvent()
-	bin := appendEvent(nil, &ev)
-	js, err := json.Marshal(&ev)
+	benchmarkCodec(b, "", &ev, appendEvent, decodeEvent)
+}
+
+// benchmarkCodec measures a stored record's binary codec against
+// encoding/json on v: encode (into a reused buffer) and decode, time and
+// allocations, and the encoded size.
+func benchmarkCodec[T any](b *testing.B, name string, v *T, appendBin func([]byte, *T) []byte, decodeBin func([]byte, *T) error) {
+	b.Helper()
+	bin := appendBin(nil, v)
+	js, err := json.Marshal(v)
 	if err != nil {
 		b.Fatal(err)
 	}
-
-	b.Run("Binary/Encode", func(b *testing.B) {
-		b.ReportAllocs()
-		buf := make([]byte, 0, 2*len(bin))
-		for b.Loop() {
-			buf = appendEvent(buf[:0], &ev)
-		}
-		b.ReportMetric(float64(len(bin)), "encoded-bytes")
-	})
-	b.Run("Binary/Decode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var out firehook.Event
-			if err := decodeEvent(bin, &out); err != nil {
-				b.Fatal(err)
+	run := func(sub string, size int, fn func() error) {
+		b.Run(name+sub, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := fn(); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.ReportMetric(float64(len(bin)), "encoded-bytes")
-	})
-	b.Run("JSON/Encode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := json.Marshal(&ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(js)), "encoded-bytes")
-	})
-	b.Run("JSON/Decode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var out firehook.Event
-			if err := json.Unmarshal(js, &out); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(js)), "encoded-bytes")
-	})
+			b.ReportMetric(float64(size), "encoded-bytes")
+		})
+	}
+	buf := make([]byte, 0, 2*len(bin))
+	run("Binary/Encode", len(bin), func() error { buf = appendBin(buf[:0], v); return nil })
+	run("Binary/Decode", len(bin), func() error { var out T; return decodeBin(bin, &out) })
+	run("JSON/Encode", len(js), func() error { _, err := json.Marshal(v); return err })
+	run("JSON/Decode", len(js), func() error { var out T; return json.Unmarshal(js, &out) })
 }
