@@ -58,11 +58,18 @@ func (q *queue) has(id string) bool { _, ok := q.byID[id]; return ok }
 // from it).
 func (q *queue) add(d firehook.Delivery) bool {
 	if cur, ok := q.byID[d.ID]; ok {
-		if d.ReplayedAt.After(cur.ReplayedAt) {
+		replayed := d.ReplayedAt.After(cur.ReplayedAt)
+		if replayed {
 			cur.ReplayedAt = d.ReplayedAt
 		}
+		// A copy older than the one in memory — an Enqueue overtaken by
+		// the actor's own load from the outbox and an attempt made since —
+		// must not undo the retry's due time (a 429's Retry-After): only
+		// a replay, or a copy that knows every attempt made, brings the
+		// delivery forward.
+		current := replayed || len(d.Attempts) >= len(cur.Attempts)
 		l := q.lanes[cur.PersonKey]
-		if !(l.busy && l.head() == cur) && d.NextAttemptAt.Before(cur.NextAttemptAt) {
+		if current && !(l.busy && l.head() == cur) && d.NextAttemptAt.Before(cur.NextAttemptAt) {
 			cur.NextAttemptAt = d.NextAttemptAt
 			q.place(l)
 		}

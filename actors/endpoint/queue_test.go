@@ -216,6 +216,31 @@ func TestQueue_retryingStaysHeadWithItsNewDueTime(t *testing.T) {
 	}
 }
 
+// The person actor's Enqueue of a delivery can arrive after the endpoint
+// actor loaded the same delivery from the outbox and tried it: that stale
+// copy (no attempts, due at creation) must not pull a retry forward.
+func TestQueue_aStaleCopyDoesNotBringARetryForward(t *testing.T) {
+	q := newQueue()
+	q.add(dlv("alice", 1, t0))
+	q.promote(t0)
+	q.take()
+	retry := withStatus(dlv("alice", 1, t0), firehook.DeliveryRetrying)
+	retry.NextAttemptAt = t0.Add(time.Second) // Retry-After: 1
+	retry.Attempts = []firehook.Attempt{{N: 1, At: t0, StatusCode: 429}}
+	q.finish(retry)
+
+	q.add(dlv("alice", 1, t0)) // the overtaken Enqueue
+	if at, ok := q.nextDue(); !ok || !at.Equal(retry.NextAttemptAt) {
+		t.Fatalf("nextDue = %v %v after a stale copy; want the retry's t0+1s", at, ok)
+	}
+	replay := dlv("alice", 1, t0)
+	replay.ReplayedAt = t0
+	q.add(replay) // a replay does bring it forward
+	if at, _ := q.nextDue(); !at.Equal(t0) {
+		t.Fatalf("nextDue = %v after a replay; want t0", at)
+	}
+}
+
 func TestQueue_replayedEarlierItemWaitsBehindABusyHead(t *testing.T) {
 	q := newQueue()
 	q.add(dlv("alice", 2, t0))
