@@ -1,10 +1,6 @@
 package wal
 
-import (
-	"os"
-
-	"golang.org/x/sys/unix"
-)
+import "os"
 
 // Config configures a Log. The zero value of a field means its default.
 type Config struct {
@@ -69,16 +65,5 @@ func (c *Config) withDefaults() {
 	}
 	if c.SyncFile == nil {
 		c.SyncFile = fdatasync
-	}
-}
-
-// fdatasync flushes f's data and the metadata needed to read it back
-// (its size), not its timestamps.
-func fdatasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			return err
-		}
 	}
 }
