@@ -342,15 +342,7 @@ func (r *recordDecoder) count(field string, minLen int) int {
 // knownString reads a string; when it is one of known, it returns that
 // string instead of a copy, sparing an allocation.
 func (r *recordDecoder) knownString(known []string) string {
-	n := r.Uvarint()
-	if r.Err != nil {
-		return ""
-	}
-	if n > uint64(len(r.B)) {
-		r.Fail("string of %d bytes, %d left", n, len(r.B))
-		return ""
-	}
-	b := r.Bytes(int(n))
+	b := r.LenBytes()
 	for _, s := range known {
 		if string(b) == s { // compared in place, not converted
 			return s

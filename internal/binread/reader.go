@@ -80,16 +80,20 @@ func (r *Reader) Bytes(n int) []byte {
 }
 
 // String reads a uvarint length and that many bytes, copied.
-func (r *Reader) String() string {
+func (r *Reader) String() string { return string(r.LenBytes()) }
+
+// LenBytes reads a uvarint length and that many bytes; the result aliases
+// the input (String copies it).
+func (r *Reader) LenBytes() []byte {
 	n := r.Uvarint()
 	if r.Err != nil {
-		return ""
+		return nil
 	}
 	if n > uint64(len(r.B)) {
 		r.Fail("string of %d bytes, %d left", n, len(r.B))
-		return ""
+		return nil
 	}
-	return string(r.Bytes(int(n)))
+	return r.Bytes(int(n))
 }
 
 // Finish fails when bytes are left over, and returns Err.
