@@ -324,10 +324,7 @@ func TestDeliveryCodec_DecodeRejects(t *testing.T) {
 	// attempt is the shortest attempt: zero integers, time and strings.
 	attempt := []byte{0, eventTimeZero, 0, 0, 0, 0}
 
-	tests := []struct {
-		name string
-		b    []byte
-	}{
+	tests := []rejectCase{
 		{"empty", nil},
 		{"version 0", cat([]byte{0}, valid[1:])},
 		{"version 2", cat([]byte{2}, valid[1:])},
@@ -350,27 +347,11 @@ func TestDeliveryCodec_DecodeRejects(t *testing.T) {
 		{"JSON of another shape", []byte(`{"attempts":{"n":1}}`)},
 		{"JSON after the brace", []byte(`{}garbage`)},
 	}
-	for i := range valid {
-		tests = append(tests, struct {
-			name string
-			b    []byte
-		}{fmt.Sprintf("truncated to %d of %d bytes", i, len(valid)), valid[:i]})
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := codecAttemptedDelivery()
-			got.Payload = []byte("p")
-			before := got
-			before.Attempts = slices.Clone(got.Attempts)
-			err := decodeDelivery(tc.b, &got)
-			if !errors.Is(err, errOutboxEncoding) {
-				t.Fatalf("decodeDelivery(%x) = %v, want an error wrapping %v", tc.b, err, errOutboxEncoding)
-			}
-			if !reflect.DeepEqual(got, before) {
-				t.Fatalf("a failed decode changed the delivery to %#v", got)
-			}
-		})
-	}
+	assertDecodeRejects(t, tests, valid, func() firehook.Delivery {
+		d := codecAttemptedDelivery()
+		d.Payload = []byte("p")
+		return d
+	}, decodeDelivery, errOutboxEncoding)
 }
 
 func TestDispatchRecordCodec_DecodeRejects(t *testing.T) {
@@ -378,28 +359,16 @@ func TestDispatchRecordCodec_DecodeRejects(t *testing.T) {
 	valid := encodeDispatchRecord(&rec)
 	uv := func(v uint64) []byte { return binary.AppendUvarint(nil, v) }
 	head := []byte{outboxCodecVersion, 0, 0, 0} // empty type, sequence 0, empty person key
-	tests := map[string][]byte{
-		"empty":                     nil,
-		"version 2":                 append([]byte{2}, valid[1:]...),
-		"trailing byte":             append(slices.Clone(valid), 0),
-		"delivery count of 2^64-1":  append(slices.Clone(head), uv(math.MaxUint64)...),
-		"delivery count past input": append(slices.Clone(head), 3, 0, 0),
-		"JSON cut short":            []byte(`{"type":"visitor.updated","deliveries":["dlv_a"`),
-	}
-	for i := range valid {
-		tests[fmt.Sprintf("truncated to %d of %d bytes", i, len(valid))] = valid[:i]
-	}
-	for name, b := range tests {
-		t.Run(name, func(t *testing.T) {
-			got := rec
-			if err := decodeDispatchRecord(b, &got); !errors.Is(err, errOutboxEncoding) {
-				t.Fatalf("decodeDispatchRecord(%x) = %v, want an error wrapping %v", b, err, errOutboxEncoding)
-			}
-			if !reflect.DeepEqual(got, rec) {
-				t.Fatalf("a failed decode changed the record to %#v", got)
-			}
-		})
-	}
+	assertDecodeRejects(t, []rejectCase{
+		{"empty", nil},
+		{"version 2", append([]byte{2}, valid[1:]...)},
+		{"trailing byte", append(slices.Clone(valid), 0)},
+		{"delivery count of 2^64-1", append(slices.Clone(head), uv(math.MaxUint64)...)},
+		{"delivery count past input", append(slices.Clone(head), 3, 0, 0)},
+		{"JSON cut short", []byte(`{"type":"visitor.updated","deliveries":["dlv_a"`)},
+	}, valid, func() dispatchRecord {
+		return dispatchRecord{Type: firehook.EventUpdated, Sequence: 300, PersonKey: "ten_1/per_1", Deliveries: []string{"dlv_a", "dlv_b"}}
+	}, decodeDispatchRecord, errOutboxEncoding)
 }
 
 // TestDeliveryCodec_ReadsJSONOfOlderNodes decodes records as nodes before

@@ -272,10 +272,7 @@ func TestEventCodec_DecodeRejects(t *testing.T) {
 		t.Fatalf("the hand-built empty event does not decode: %v", err) // the cases below build on it
 	}
 
-	tests := []struct {
-		name string
-		b    []byte
-	}{
+	tests := []rejectCase{
 		{"empty", nil},
 		{"version 0", cat([]byte{0}, valid[1:])},
 		{"version 2", cat([]byte{2}, valid[1:])},
@@ -295,23 +292,35 @@ func TestEventCodec_DecodeRejects(t *testing.T) {
 		{"time without seconds", cat(head, uv(0), []byte{eventTimeSet})},
 		{"nanoseconds of 1e9", cat(head, uv(0), []byte{eventTimeSet}, sv(0), uv(1e9), rest[1:])},
 	}
+	assertDecodeRejects(t, tests, valid, func() firehook.Event {
+		ev := codecMinimalEvent()
+		ev.Seq = 9
+		return ev
+	}, decodeEvent, errEventEncoding)
+}
+
+// rejectCase is an input a decoder must refuse.
+type rejectCase struct {
+	name string
+	b    []byte
+}
+
+// assertDecodeRejects runs decode on every case and on every truncation
+// of valid: each must fail with an error wrapping sentinel and leave the
+// value (a fresh one from fresh) unchanged.
+func assertDecodeRejects[T any](t *testing.T, cases []rejectCase, valid []byte, fresh func() T, decode func([]byte, *T) error, sentinel error) {
+	t.Helper()
 	for i := range valid {
-		tests = append(tests, struct {
-			name string
-			b    []byte
-		}{fmt.Sprintf("truncated to %d of %d bytes", i, len(valid)), valid[:i]})
+		cases = append(cases, rejectCase{fmt.Sprintf("truncated to %d of %d bytes", i, len(valid)), valid[:i]})
 	}
-	for _, tc := range tests {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := codecMinimalEvent()
-			got.Seq = 9
-			before := got
-			err := decodeEvent(tc.b, &got)
-			if !errors.Is(err, errEventEncoding) {
-				t.Fatalf("decodeEvent(%x) = %v, want an error wrapping %v", tc.b, err, errEventEncoding)
+			got, before := fresh(), fresh()
+			if err := decode(tc.b, &got); !errors.Is(err, sentinel) {
+				t.Fatalf("decode(%x) = %v, want an error wrapping %v", tc.b, err, sentinel)
 			}
 			if !reflect.DeepEqual(got, before) {
-				t.Fatalf("a failed decode changed the event to %#v", got)
+				t.Fatalf("a failed decode changed the value to %#v", got)
 			}
 		})
 	}
