@@ -14,32 +14,92 @@ import (
 // request, written rarely. Everything is in memory; every write is synced
 // to disk before it becomes visible. Validation is the caller's job (the
 // admin API); the store keeps ids and secondary keys unique.
+//
+// It is replicated record by record (replica.go): every write gets a
+// Version from the node's Clock, local writes are handed to the OnChange
+// hook for the other nodes, and their changes come in through Apply, last
+// writer wins. Snapshot is the whole state, for a joining node.
 type ConfigStore struct {
 	db        *badger.DB
+	hook      changeHook
 	tenants   *table[firehook.Tenant]
 	sites     *table[firehook.Site]
 	endpoints *table[firehook.Endpoint]
 }
 
-func newConfigStore(db *badger.DB) (*ConfigStore, error) {
+func newConfigStore(db *badger.DB, clock *Clock) (*ConfigStore, error) {
 	var err error
 	c := &ConfigStore{db: db}
-	if c.tenants, err = newTable(db, prefixTenant,
+	if c.tenants, err = newTable(db, prefixTenant, KindTenant, clock, &c.hook,
 		func(t *firehook.Tenant) string { return t.ID },
 		func(t *firehook.Tenant) string { return t.APIKeyHash },
 		func(t *firehook.Tenant) firehook.Tenant { return *t }); err != nil {
 		return nil, err
 	}
-	if c.sites, err = newTable(db, prefixSite,
+	if c.sites, err = newTable(db, prefixSite, KindSite, clock, &c.hook,
 		func(s *firehook.Site) string { return s.ID },
 		func(s *firehook.Site) string { return s.Key }, cloneSite); err != nil {
 		return nil, err
 	}
-	if c.endpoints, err = newTable(db, prefixEndpoint,
+	if c.endpoints, err = newTable(db, prefixEndpoint, KindEndpoint, clock, &c.hook,
 		func(e *firehook.Endpoint) string { return e.ID }, nil, cloneEndpoint); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// SetOnChange sets the function told of every local write (create,
+// update, delete through this store's methods), once it is durable and
+// visible, in the order of the writes of each record; changes applied
+// with Apply are not passed to it. Set it before the first write; nil
+// removes it.
+//
+// fn is called with the record's table locked: it must not block (queue
+// the change for sending and return) and must not call the ConfigStore.
+// The change's Value must not be modified.
+func (c *ConfigStore) SetOnChange(fn func(Change)) { c.hook.set(fn) }
+
+// Apply applies a change of another node: a tenant, site or endpoint (by
+// Kind) is written, or deleted, when ch.Version is newer than the version
+// of the record's row or tombstone here, or when there is neither. It
+// reports whether it changed anything: an older version, or the same
+// version again, is a no-op (false, nil), which makes Apply idempotent and
+// the outcome independent of the order changes arrive in. The node's clock
+// is advanced past ch.Version either way.
+//
+// A remote record is applied without the checks of local writes: a site
+// or endpoint is stored even when its tenant is unknown here (the tenant
+// may arrive later), and a secondary key held by another record is shared,
+// the newer version keeping it (see table.index). When Apply returns true
+// for an endpoint, the node restarts (or, for a deletion, stops) the
+// endpoint's actor, as after a local change; Apply calls no hook itself.
+// Each applied change costs one fsync; one that is not applied writes
+// nothing and is not even decoded, so a periodic exchange of snapshots
+// is cheap. A change of another Kind or without ID is an ErrInvalid
+// error, and so is a newer change whose Value is not the JSON of a record
+// with ID.
+func (c *ConfigStore) Apply(ch Change) (applied bool, err error) {
+	switch ch.Kind {
+	case KindTenant:
+		return c.tenants.apply(ch)
+	case KindSite:
+		return c.sites.apply(ch)
+	case KindEndpoint:
+		return c.endpoints.apply(ch)
+	}
+	return false, fmt.Errorf("apply change of kind %q: %w", ch.Kind, firehook.ErrInvalid)
+}
+
+// Snapshot returns every record and every tombstone, each with its
+// version, as Changes: tenants, then sites, then endpoints (so that
+// applying them in order never meets a site before its tenant), each kind
+// in id order. Applying a snapshot with Apply brings a node up to date
+// with the snapshot's node. Values are shared with the store: do not
+// modify them.
+func (c *ConfigStore) Snapshot() []Change {
+	out := c.tenants.snapshot(nil)
+	out = c.sites.snapshot(out)
+	return c.endpoints.snapshot(out)
 }
 
 // cloneSite copies a site and its slices. Keep it in step with the
@@ -56,6 +116,10 @@ func cloneEndpoint(e *firehook.Endpoint) firehook.Endpoint {
 	c := *e
 	c.Events = slices.Clone(e.Events)
 	c.Headers = maps.Clone(e.Headers)
+	if e.FailingSince != nil {
+		since := *e.FailingSince
+		c.FailingSince = &since
+	}
 	if e.PreviousSecretExpiresAt != nil {
 		exp := *e.PreviousSecretExpiresAt
 		c.PreviousSecretExpiresAt = &exp

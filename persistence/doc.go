@@ -13,6 +13,10 @@
 //     GC, the outbox flush, the event log's retention).
 //   - Config (tenants, sites, endpoints) is held in memory and written
 //     through to badger, so the ingest hot path never reads the disk for it.
+//     It is replicated record by record, last writer wins, as are the
+//     suppression lists (GraphStore, package identity): every record has a
+//     Version from the node's Clock and every deletion leaves a tombstone
+//     (replica.go).
 //   - Dispatch decisions, the outbox and the visitors' state are the
 //     pipeline's derived state, in the main badger; the identity graph has
 //     a badger of its own (DATA/graph).

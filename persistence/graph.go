@@ -16,11 +16,16 @@ import (
 // callers decide when to Sync (an import syncs once at its end, an erasure
 // at once).
 type GraphStore struct {
-	db *badger.DB
+	db    *badger.DB
+	clock *Clock
 }
 
 // Graph returns the graph storage of the store.
-func (s *Store) Graph() *GraphStore { return &GraphStore{db: s.graphDB} }
+func (s *Store) Graph() *GraphStore { return &GraphStore{db: s.graphDB, clock: s.clock} }
+
+// Clock is the node's clock (Store.Clock), which stamps the versions of
+// the suppression entries.
+func (g *GraphStore) Clock() *Clock { return g.clock }
 
 // Sync makes every graph write so far durable.
 func (g *GraphStore) Sync() error {
@@ -199,31 +204,44 @@ func (g *GraphStore) ScanLinks(fn func(tenant, vid, personID string) error) erro
 	})
 }
 
-// PutSuppressions adds values of kind to the suppression list of scope.
-func (g *GraphStore) PutSuppressions(scope, kind string, values []string) error {
-	return g.suppressions(scope, kind, values, true)
+// SuppressionWrite is one versioned write of a suppression entry: the
+// entry is on its list, or it was removed (a tombstone, which a write of
+// an older version must not undo). See package identity's Suppressions.
+type SuppressionWrite struct {
+	Scope, Kind, Value string
+	Version            Version
+	Removed            bool
+	// Replaces says that the entry has a key of the other state to delete:
+	// its tombstone when it is added, its entry when it is removed. When
+	// it is false none is deleted (a deletion would leave a marker in
+	// badger all the same).
+	Replaces bool
 }
 
-// DeleteSuppressions removes values of kind from the list of scope.
-func (g *GraphStore) DeleteSuppressions(scope, kind string, values []string) error {
-	return g.suppressions(scope, kind, values, false)
-}
-
-// suppressions writes entries in a write batch (any size; entries are
-// idempotent, so a crash half-way leaves a list that a retry completes)
-// and syncs.
-func (g *GraphStore) suppressions(scope, kind string, values []string, put bool) error {
+// WriteSuppressions stores writes in write batches (any number) and syncs.
+// An entry is under prefixSuppression with its version, a removed one
+// under prefixSuppressionTomb; each write stores its key before it
+// deletes the entry's other key (see Replaces), so that a crash half-way
+// leaves, for each entry, its old state, its new one, or both keys, of
+// which ScanSuppressionVersions reads the newer (and the entry's next
+// write overwrites one and deletes the other).
+func (g *GraphStore) WriteSuppressions(writes []SuppressionWrite) error {
 	wb := g.db.NewWriteBatch()
 	defer wb.Cancel()
 	var err error
-	for _, v := range values {
-		k := []byte(prefixSuppression + scope + "/" + kind + "/" + v)
-		if put {
-			err = wb.Set(k, nil)
-		} else {
-			err = wb.Delete(k)
+	for _, w := range writes {
+		key := w.Scope + "/" + w.Kind + "/" + w.Value
+		set, del := prefixSuppression+key, prefixSuppressionTomb+key
+		if w.Removed {
+			set, del = del, set
 		}
-		if err != nil {
+		if err = wb.Set([]byte(set), encodeVersion(w.Version)); err != nil {
+			break
+		}
+		if !w.Replaces {
+			continue
+		}
+		if err = wb.Delete([]byte(del)); err != nil {
 			break
 		}
 	}
@@ -235,6 +253,65 @@ func (g *GraphStore) suppressions(scope, kind string, values []string, put bool)
 	}
 	if err != nil {
 		return fmt.Errorf("graph: write suppressions: %w", err)
+	}
+	return nil
+}
+
+// ScanSuppressionVersions calls fn for every suppression entry and every
+// tombstone of one, with its version (the zero Version for entries of
+// older data dirs), in no particular order. When a crash left both keys of
+// an entry (see WriteSuppressions), only the newer is passed (the entry,
+// on equal versions).
+func (g *GraphStore) ScanSuppressionVersions(fn func(w SuppressionWrite) error) error {
+	type entry struct{ scope, kind, value string }
+	parse := func(k []byte) (entry, error) {
+		parts := strings.SplitN(string(k), "/", 3)
+		if len(parts) != 3 {
+			return entry{}, fmt.Errorf("malformed suppression key %q", k)
+		}
+		return entry{parts[0], parts[1], parts[2]}, nil
+	}
+	// Read the tombstones first (the caller holds them in memory anyway),
+	// then pass each entry, or the tombstone that is newer than it, as the
+	// entries stream by.
+	tombs := map[entry]Version{}
+	err := g.scan(prefixSuppressionTomb, true, func(k, v []byte) error {
+		e, err := parse(k)
+		if err != nil {
+			return err
+		}
+		if tombs[e], err = decodeVersion(v); err != nil {
+			return fmt.Errorf("suppression tombstone %q: %w", k, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = g.scan(prefixSuppression, true, func(k, v []byte) error {
+		e, err := parse(k)
+		if err != nil {
+			return err
+		}
+		ver, err := decodeVersion(v)
+		if err != nil {
+			return fmt.Errorf("suppression %q: %w", k, err)
+		}
+		if tv, ok := tombs[e]; ok {
+			delete(tombs, e)
+			if ver.Less(tv) {
+				return fn(SuppressionWrite{Scope: e.scope, Kind: e.kind, Value: e.value, Version: tv, Removed: true})
+			}
+		}
+		return fn(SuppressionWrite{Scope: e.scope, Kind: e.kind, Value: e.value, Version: ver})
+	})
+	if err != nil {
+		return err
+	}
+	for e, v := range tombs {
+		if err := fn(SuppressionWrite{Scope: e.scope, Kind: e.kind, Value: e.value, Version: v, Removed: true}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -11,11 +11,18 @@ const (
 	prefixEndpoint = "e/"  // e/<endpoint id> → firehook.Endpoint JSON
 	prefixEvent    = "ev/" // ev/<seq, 8 bytes big-endian> → firehook.Event JSON: the event log before it had its own files (eventlog_migrate.go)
 
+	// Replication of the configuration (replica.go, table.go). Versions are
+	// encodeVersion's: 8 bytes big-endian unix nanoseconds, then the node
+	// name. A row without a version (older data dirs) has the zero Version.
+	prefixConfigVersion = "cv/" // cv/<t/, s/ or e/><id> → Version of the row (written with it)
+	prefixConfigTomb    = "cd/" // cd/<t/, s/ or e/><id> → Version of the record's deletion (tombstone; never pruned)
+
 	// The identity graph (values encoded by package identity).
-	prefixPerson      = "gp/"  // gp/<person id> → person record with its identifiers
-	prefixLink        = "gl/"  // gl/<tenant>/<visitor id> → person id (a learned link)
-	prefixLinkReverse = "glr/" // glr/<person id>/<tenant>/<visitor id> → empty (erasure finds links)
-	prefixSuppression = "sup/" // sup/<scope>/<kind>/<value> → empty; scope: "global" or a tenant id
+	prefixPerson          = "gp/"  // gp/<person id> → person record with its identifiers
+	prefixLink            = "gl/"  // gl/<tenant>/<visitor id> → person id (a learned link)
+	prefixLinkReverse     = "glr/" // glr/<person id>/<tenant>/<visitor id> → empty (erasure finds links)
+	prefixSuppression     = "sup/" // sup/<scope>/<kind>/<value> → Version of the entry (empty in older data dirs: the zero Version); scope: "global" or a tenant id
+	prefixSuppressionTomb = "sud/" // sud/<scope>/<kind>/<value> → Version of the entry's removal (tombstone; never pruned)
 
 	// Dispatch decisions and the delivery outbox (dispatch.go, outbox.go).
 	// Endpoint, tenant and delivery ids hold no "/". Keys marked TTL expire

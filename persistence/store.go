@@ -44,6 +44,10 @@ type Config struct {
 	EventLog EventLogConfig
 	// Outbox configures the dispatch step and the delivery outbox.
 	Outbox OutboxConfig
+	// NodeName names this node in the versions of its writes of the
+	// replicated configuration and suppression lists (Store.Clock). It
+	// must be unique within a cluster; "" is fine for a single node.
+	NodeName string
 }
 
 const (
@@ -91,6 +95,7 @@ type Store struct {
 	db      *badger.DB // configuration, events, dispatch, outbox, visitors
 	graphDB *badger.DB // the identity graph (GraphStore)
 	log     *slog.Logger
+	clock   *Clock // versions of the replicated records (replica.go)
 
 	// Config is the tenants/sites/endpoints store.
 	Config *ConfigStore
@@ -129,9 +134,9 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, graphDB: gdb, log: cfg.Log}
+	s := &Store{db: db, graphDB: gdb, log: cfg.Log, clock: NewClock(cfg.NodeName)}
 	warnOldGraphLayout(db, cfg.Log)
-	if s.Config, err = newConfigStore(db); err != nil {
+	if s.Config, err = newConfigStore(db, s.clock); err != nil {
 		_ = s.closeDBs()
 		return nil, fmt.Errorf("persistence: load config: %w", err)
 	}
@@ -204,6 +209,12 @@ func (s *Store) flushOutbox(context.Context) {
 		s.log.Error("outbox: flushing recorded attempts", "err", err)
 	}
 }
+
+// Clock is the node's hybrid clock, which stamps the versions of its
+// writes of the configuration (Config) and of the suppression lists
+// (identity.Suppressions, through Graph). It has observed every version
+// Config holds; the suppression lists make it observe theirs as they load.
+func (s *Store) Clock() *Clock { return s.clock }
 
 // DB exposes the badger handle to sibling stores that later stages add
 // (identity graph, outbox). Handlers must not use it directly.
