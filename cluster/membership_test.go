@@ -1,0 +1,121 @@
+package cluster
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// startMember starts a member on a free loopback port, joining join.
+func startMember(t testing.TB, name, cluster string, join ...string) *Membership {
+	t.Helper()
+	m, err := Join(MembershipConfig{
+		Name: name, GossipListen: "127.0.0.1:0", Join: join, Cluster: cluster,
+		Meta: Meta{Version: "test", Actor: "127.0.0.1:1", Admin: "127.0.0.1:2"},
+		Log:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("join %s: %v", name, err)
+	}
+	t.Cleanup(m.Shutdown)
+	return m
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func states(m *Membership) string {
+	s := ""
+	for _, mem := range m.Members() {
+		s += fmt.Sprintf("%s=%s ", mem.Name, mem.State)
+	}
+	return s
+}
+
+func TestMembership_JoinSeesEveryMemberAndTheSamePlacement(t *testing.T) {
+	a := startMember(t, "a", "")
+	b := startMember(t, "b", "", a.GossipAddr())
+	c := startMember(t, "c", "", b.GossipAddr())
+	for _, m := range []*Membership{a, b, c} {
+		waitFor(t, 3*time.Second, m.Name()+" sees three members", func() bool {
+			return len(m.Placement().Members()) == 3
+		})
+	}
+	for shard := range Shards {
+		if fmt.Sprint(a.Placement().ShardOwners(shard)) != fmt.Sprint(c.Placement().ShardOwners(shard)) {
+			t.Fatalf("shard %d: a says %v, c says %v", shard, a.Placement().ShardOwners(shard), c.Placement().ShardOwners(shard))
+		}
+	}
+	mem, ok := c.Member("a")
+	if !ok || mem.Meta.Admin != "127.0.0.1:2" || mem.Meta.Protocol != Protocol || mem.State != StateAlive {
+		t.Fatalf("c's view of a: %+v, %v", mem, ok)
+	}
+}
+
+func TestMembership_CrashIsDetectedWithinTwoSeconds(t *testing.T) {
+	a := startMember(t, "a", "")
+	b := startMember(t, "b", "", a.GossipAddr())
+	c := startMember(t, "c", "", a.GossipAddr())
+	waitFor(t, 3*time.Second, "three members", func() bool { return len(a.Placement().Members()) == 3 })
+	changed := a.Changed()
+	crashed := time.Now()
+	c.Shutdown() // no leave message: as a crash looks to the others
+	waitFor(t, 2*time.Second, "c declared dead on a and b", func() bool {
+		return len(a.Placement().Members()) == 2 && len(b.Placement().Members()) == 2
+	})
+	t.Logf("detected after %s", time.Since(crashed).Round(10*time.Millisecond))
+	select {
+	case <-changed:
+	default:
+		t.Fatal("Changed was not closed")
+	}
+	if mem := a.Members(); len(mem) != 3 || mem[2].State != StateDead {
+		t.Fatalf("a's members: %s", states(a))
+	}
+}
+
+func TestMembership_LeaveIsSeenAsLeft(t *testing.T) {
+	a := startMember(t, "a", "")
+	b := startMember(t, "b", "", a.GossipAddr())
+	waitFor(t, 3*time.Second, "two members", func() bool { return len(a.Placement().Members()) == 2 })
+	if err := b.Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b.Shutdown()
+	waitFor(t, 2*time.Second, "b gone from a's placement", func() bool { return len(a.Placement().Members()) == 1 })
+}
+
+func TestMembership_ForeignClusterIsRefused(t *testing.T) {
+	a := startMember(t, "a", "blue")
+	_, err := Join(MembershipConfig{Name: "x", GossipListen: "127.0.0.1:0", Join: []string{a.GossipAddr()},
+		Cluster: "green", Meta: Meta{Actor: "127.0.0.1:1"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		t.Fatal("a node of cluster green joined cluster blue")
+	}
+	time.Sleep(300 * time.Millisecond) // a gossip round: nothing may arrive
+	if n := len(a.Placement().Members()); n != 1 {
+		t.Fatalf("blue has %d members: %s", n, states(a))
+	}
+}
+
+func TestMembership_RefusesOversizedMetadata(t *testing.T) {
+	big := make([]byte, 600)
+	for i := range big {
+		big[i] = 'x'
+	}
+	_, err := Join(MembershipConfig{Name: "x", GossipListen: "127.0.0.1:0", Meta: Meta{Actor: "a", Version: string(big)}})
+	if err == nil {
+		t.Fatal("600-byte metadata accepted")
+	}
+}

@@ -1,0 +1,180 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/firehook/firehook/cluster/clusterpb"
+)
+
+// protoactor's remote.Start sets gRPC's global logger each time, racing
+// with a running gRPC server's reads of it: one process runs one
+// transport. So these tests talk to a peer in another process (this test
+// binary, started with FIREHOOK_TRANSPORT_PEER=1: see TestMain), and the
+// process's own transport is shared.
+
+var shared struct {
+	once sync.Once
+	tr   *Transport
+	sys  *actor.ActorSystem
+	err  error
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newSystem() *actor.ActorSystem {
+	log := quietLog()
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
+}
+
+// sharedTransport is this process's transport.
+func sharedTransport(t testing.TB) *Transport {
+	t.Helper()
+	shared.once.Do(func() {
+		shared.sys = newSystem()
+		shared.tr, shared.err = StartTransport(TransportConfig{System: shared.sys, Listen: "127.0.0.1:0", Log: quietLog()})
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.tr
+}
+
+func closeShared() {
+	if shared.tr != nil {
+		shared.tr.Close()
+		shared.sys.Shutdown()
+	}
+}
+
+// runPeer is the peer process: a transport whose handlers echo, until its
+// stdin closes.
+func runPeer() {
+	sys := newSystem()
+	tr, err := StartTransport(TransportConfig{System: sys, Listen: "127.0.0.1:0", Log: quietLog()})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	Handle(tr, func(m *clusterpb.LookupRequest) proto.Message {
+		hits := make([]*clusterpb.Hit, 0, len(m.Ids))
+		for _, id := range m.Ids {
+			hits = append(hits, &clusterpb.Hit{Id: id, Company: true})
+		}
+		return &clusterpb.LookupReply{Hits: hits}
+	})
+	Handle(tr, func(m *clusterpb.Query) proto.Message {
+		if m.What == "slow" {
+			time.Sleep(2 * time.Second)
+		}
+		return &clusterpb.QueryReply{Json: []byte(`"` + m.What + `"`)}
+	})
+	fmt.Println("addr", tr.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	tr.Close()
+}
+
+// startPeer starts a peer process and returns its transport's address.
+func startPeer(t testing.TB) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "FIREHOOK_TRANSPORT_PEER=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "addr ") {
+		t.Fatalf("peer said %q (%v)", line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "addr "))
+}
+
+func TestTransport_ListenFailureIsAnErrorNotAPanic(t *testing.T) {
+	// First in the file: no other transport runs in this process yet.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sys := newSystem()
+	defer sys.Shutdown()
+	if _, err := StartTransport(TransportConfig{System: sys, Listen: ln.Addr().String()}); err == nil {
+		t.Fatal("a transport bound an address in use")
+	}
+}
+
+func TestTransport_RequestReachesTheHandlerAndReturnsItsReply(t *testing.T) {
+	a, peer := sharedTransport(t), startPeer(t)
+	req := &clusterpb.LookupRequest{Ids: []*clusterpb.Identifier{{Type: "cookie", Value: "c1"}, {Type: "ip", Value: "1.2.3.4"}}}
+	reply, err := a.Request(context.Background(), peer, req, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := reply.(*clusterpb.LookupReply)
+	if len(got.Hits) != 2 || got.Hits[1].Id.GetValue() != "1.2.3.4" || !got.Hits[0].Company {
+		t.Fatalf("reply %v", got)
+	}
+}
+
+func TestTransport_ASlowHandlerDoesNotHoldUpOthers(t *testing.T) {
+	a, peer := sharedTransport(t), startPeer(t)
+	slow := make(chan error, 1)
+	go func() {
+		_, err := a.Request(context.Background(), peer, &clusterpb.Query{What: "slow"}, 5*time.Second)
+		slow <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the slow one reach the peer first
+	start := time.Now()
+	reply, err := a.Request(context.Background(), peer, &clusterpb.Query{What: "fast"}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("a fast request behind a slow one took %s", d)
+	}
+	if string(reply.(*clusterpb.QueryReply).Json) != `"fast"` {
+		t.Fatalf("reply %v", reply)
+	}
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTransport_UnreachableMemberFailsWithinTheTimeout(t *testing.T) {
+	a := sharedTransport(t)
+	start := time.Now()
+	_, err := a.Request(context.Background(), "127.0.0.1:1", &clusterpb.Query{What: "x"}, 500*time.Millisecond)
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
