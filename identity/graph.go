@@ -74,7 +74,7 @@ type Graph struct {
 	ids idTable
 
 	writeMu sync.Mutex // serialises every change of records and index
-	// linkWrites counts Learn's badger commits in flight (added to under
+	// linkWrites counts LearnRecord's badger commits in flight (added to under
 	// writeMu, so waiting under writeMu waits for every link learned so far).
 	linkWrites sync.WaitGroup
 	changed    bool // a change since the start retired the snapshot generation; guarded by writeMu
@@ -157,7 +157,7 @@ func (g *Graph) rebuild() error {
 	// A learned link gets an ordinal of its own for its person: no map
 	// from ten million person ids to ordinals is built for a few links.
 	err = g.store.ScanLinks(func(tenant, vid, personID string) error {
-		h := linkIdentifier(tenant, vid).Hash()
+		h := linkHash(tenant, vid)
 		g.shards[h>>56].load(h, g.newOrdinal(personID, false))
 		g.links.Add(1)
 		return nil

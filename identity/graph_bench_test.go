@@ -165,6 +165,21 @@ func BenchmarkGraph_Import(b *testing.B) {
 //
 //	go test -run '^$' -bench Matcher_Match -benchmem ./identity/
 func BenchmarkMatcher_Match(b *testing.B) {
+	benchmarkMatcher(b, func(g *identity.Graph, sup *identity.Suppressions) *identity.Matcher {
+		return identity.NewMatcher(g, sup)
+	})
+}
+
+// BenchmarkMatcher_MatchThroughSource is BenchmarkMatcher_Match with the
+// graph behind an identity.Source of another type (as a cluster's is):
+// the cost of the interface, without any network.
+func BenchmarkMatcher_MatchThroughSource(b *testing.B) {
+	benchmarkMatcher(b, func(g *identity.Graph, sup *identity.Suppressions) *identity.Matcher {
+		return identity.NewMatcherWith(struct{ identity.Source }{g}, sup)
+	})
+}
+
+func benchmarkMatcher(b *testing.B, newMatcher func(*identity.Graph, *identity.Suppressions) *identity.Matcher) {
 	var graph, tr bytes.Buffer
 	if err := synth.Generate(synth.Config{People: 20_000, Seed: 1}, &graph, &tr); err != nil {
 		b.Fatal(err)
@@ -179,7 +194,7 @@ func BenchmarkMatcher_Match(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := identity.NewMatcher(g, sup)
+	m := newMatcher(g, sup)
 	ids := truthIdentifiers(b, &tr)
 	visits := make([]identity.Visit, len(ids))
 	for i, id := range ids {
@@ -192,6 +207,47 @@ func BenchmarkMatcher_Match(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		if _, err := m.Match(visits[i%len(visits)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGraph_Resolve measures Graph.Resolve over every kind of
+// ground-truth visit (emails, devices, cookies, company IPs, unknown
+// identifiers, conflicts, mixed), each with a visitor id so that the
+// learned-link probe runs too, with allocations.
+//
+//	go test -run '^$' -bench Graph_Resolve -benchmem ./identity/
+func BenchmarkGraph_Resolve(b *testing.B) {
+	var graph, tr bytes.Buffer
+	if err := synth.Generate(synth.Config{People: 20_000, Seed: 1}, &graph, &tr); err != nil {
+		b.Fatal(err)
+	}
+	st, g := openBenchGraph(b, b.TempDir())
+	defer st.Close()
+	defer g.Close()
+	if _, err := g.Import(context.Background(), &graph, identity.ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	var visits []identity.Visit
+	sc := bufio.NewScanner(&tr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var v synth.Visit
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			b.Fatal(err)
+		}
+		visits = append(visits, identity.Visit{Tenant: "ten_bench", VisitorID: "v" + strconv.Itoa(len(visits)), Identifiers: v.Identifiers})
+	}
+	for _, v := range visits { // warm the hot-profile cache
+		if _, err := g.Resolve(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := g.Resolve(visits[i%len(visits)]); err != nil {
 			b.Fatal(err)
 		}
 	}

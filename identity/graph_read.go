@@ -1,9 +1,6 @@
 package identity
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // Lookup returns the record that identifier id belongs to. A hit in the
 // index is confirmed against the record (it must list id), so a hash
@@ -13,14 +10,11 @@ func (g *Graph) Lookup(id Identifier) (*Record, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	rec, ok, err := g.profile(g.personID(ord))
+	h, ok, err := g.confirm(id, ord)
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	if id.Type != typeVisitor && !slices.Contains(rec.Identifiers, id) {
-		return nil, false, nil // a hash collision
-	}
-	return rec, true, nil
+	return h.Record, true, nil
 }
 
 // profile returns the decoded record of a person from the hot-profile

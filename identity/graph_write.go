@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/firehook/firehook/persistence"
 )
 
@@ -12,8 +14,24 @@ import (
 // the tenant whose pixel set them, so the tenant is part of the key.
 const typeVisitor Type = "vid"
 
-func linkIdentifier(tenant, vid string) Identifier {
-	return Identifier{Type: typeVisitor, Value: tenant + "/" + vid}
+// LinkIdentifier is the identifier of the learned link of tenant's
+// visitor visitorID: what Hits is asked about, and what shards the link
+// (see LinkShard). No record lists it.
+func LinkIdentifier(tenant, visitorID string) Identifier {
+	return Identifier{Type: typeVisitor, Value: tenant + "/" + visitorID}
+}
+
+// linkHash is LinkIdentifier(tenant, visitorID).Hash() without building
+// the identifier.
+func linkHash(tenant, visitorID string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.WriteString(string(typeVisitor))
+	_, _ = d.WriteString(":")
+	_, _ = d.WriteString(tenant)
+	_, _ = d.WriteString("/")
+	_, _ = d.WriteString(visitorID)
+	return d.Sum64()
 }
 
 // Upsert stores records, replacing any stored record with the same
@@ -21,7 +39,10 @@ func linkIdentifier(tenant, vid string) Identifier {
 // belongs to one person: the record that names it last (in recs order,
 // after every stored record) takes it, and any other record, stored or in
 // the batch, is written without it. The writes are not fsynced: call Sync
-// when a batch of upserts is complete.
+// when a batch of upserts is complete. A shard owner that is sent records
+// of an import made on another node (see ImportOptions.Upsert) calls
+// Upsert for each batch in the order received, then Sync, before it
+// acknowledges.
 func (g *Graph) Upsert(recs []Record) error { return g.upsert(recs, nil) }
 
 // upsert is Upsert; enc, when not nil, holds the stored form of each
@@ -182,13 +203,13 @@ func (g *Graph) unindex(id string, rec *Record) {
 }
 
 // Sync makes every graph write so far durable, the learned links whose
-// commits are still in flight included (Learn does not wait for them).
+// commits are still in flight included (LearnRecord does not wait for them).
 func (g *Graph) Sync() error {
 	g.waitLinks()
 	return g.store.Sync()
 }
 
-// waitLinks waits for the learned links committed so far. Learn adds to
+// waitLinks waits for the learned links committed so far. LearnRecord adds to
 // linkWrites under writeMu, so waiting under it never overlaps an Add
 // (the sync.WaitGroup rule).
 func (g *Graph) waitLinks() {
@@ -245,7 +266,7 @@ func (g *Graph) Erase(personID string, sup *Suppressions) (bool, error) {
 	g.gen.Add(1)
 	g.unindex(personID, &rec)
 	for _, l := range links {
-		h := linkIdentifier(l[0], l[1]).Hash()
+		h := linkHash(l[0], l[1])
 		if ord, ok := g.get(h); ok && g.personID(ord) == personID {
 			g.drop(h, ord)
 		}
@@ -264,17 +285,20 @@ func (g *Graph) Learn(tenant, vid, personID string) error {
 	if err != nil || !ok {
 		return err // unknown or erased: nothing to learn
 	}
-	return g.learn(tenant, vid, rec)
+	return g.LearnRecord(tenant, vid, rec)
 }
 
-// learn is Learn for the person of rec, a record read before (by the
-// match): badger is not read under writeMu unless rec's identifiers no
-// longer lead to the person (an import changed them meanwhile). Reads
-// wait for badger's commits in flight, and those for its fsyncs: under
-// writeMu that would serialise every match that learns.
-func (g *Graph) learn(tenant, vid string, rec *Record) error {
+// LearnRecord is Learn for the person of rec, a record read before (by the
+// match; see Source): badger is not read under writeMu unless rec's
+// identifiers no longer lead to the person (an import changed them
+// meanwhile). Reads wait for badger's commits in flight, and those for
+// its fsyncs: under writeMu that would serialise every match that learns.
+// A person this graph does not hold (erased meanwhile) is not learned.
+// The link is in the index when LearnRecord returns; its badger commit is
+// not waited for (Sync waits for it).
+func (g *Graph) LearnRecord(tenant, vid string, rec *Record) error {
 	personID := rec.PersonID
-	h := linkIdentifier(tenant, vid).Hash()
+	h := linkHash(tenant, vid)
 	if ord, ok := g.get(h); ok && g.personID(ord) == personID {
 		return nil
 	}

@@ -22,6 +22,22 @@ type ImportOptions struct {
 	// Progress, when set, is called after each batch with the lines and
 	// bytes read so far. It runs on the import's goroutine.
 	Progress func(lines, bytes int64)
+	// Upsert, when set, is handed each batch instead of the graph's
+	// Upsert: a cluster routes the records to the owners of their shards
+	// (see RecordShards). The batches come in line order, each as Upsert
+	// would store it: only the last record of each person id in the batch,
+	// in line order (an earlier record of the person in the same batch
+	// has no effect, not even on the identifiers it names). Upserting to
+	// one graph the records routed to it, in the order received, one
+	// Upsert a batch, gives each shard the answers a single graph would
+	// (see RecordShards for the persons that leave a shard).
+	//
+	// It runs on the import's goroutine, one batch at a time, and owns
+	// recs. It must return only once the records are durable wherever it
+	// stored them (a shard owner calls Graph.Upsert, then Graph.Sync,
+	// before it acknowledges); its error stops the import. The lines of a
+	// batch count as imported when it returns nil.
+	Upsert func(recs []Record) error
 }
 
 func (o *ImportOptions) withDefaults() {
@@ -79,6 +95,9 @@ const chunkLines = 512
 // skipped. When Import returns, every imported record is durable. A
 // reader error or ctx ending stops the import; what was imported before
 // stays (an import is a sequence of upserts, so re-running it is safe).
+//
+// With ImportOptions.Upsert set, the batches go to it instead, and Import
+// writes nothing to g (see ImportOptions.Upsert).
 func (g *Graph) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportResult, error) {
 	opts.withDefaults()
 	ctx, cancel := context.WithCancel(ctx)
@@ -127,7 +146,13 @@ func (g *Graph) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := g.upsert(batch, enc); err != nil {
+		var err error
+		if opts.Upsert != nil {
+			err = opts.Upsert(latest(batch)) // a copy: batch is reused
+		} else {
+			err = g.upsert(batch, enc)
+		}
+		if err != nil {
 			return err
 		}
 		res.Imported += len(batch)
@@ -167,7 +192,7 @@ func (g *Graph) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 	if err == nil {
 		err = flush()
 	}
-	if err == nil {
+	if err == nil && opts.Upsert == nil {
 		err = g.Sync()
 	}
 	if err == nil && readErr != nil {
@@ -264,4 +289,20 @@ func parseChunk(c *chunk, maxLine int) {
 		c.enc = append(c.enc, v)
 	}
 	c.lines = nil
+}
+
+// latest returns, in a new slice, the records of recs that an upsert of
+// recs stores: the last record of each person id, in the order of recs.
+func latest(recs []Record) []Record {
+	last := make(map[string]int, len(recs))
+	for i := range recs {
+		last[recs[i].PersonID] = i
+	}
+	out := make([]Record, 0, len(last))
+	for i := range recs {
+		if last[recs[i].PersonID] == i {
+			out = append(out, recs[i])
+		}
+	}
+	return out
 }

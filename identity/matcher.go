@@ -9,15 +9,24 @@ import (
 // suppression check, and learning visitor links. The visitor actors call
 // it for every event; it is safe for concurrent use.
 type Matcher struct {
-	graph *Graph
+	src   Source
+	graph *Graph // src when it is a local graph (see Match)
 	sup   *Suppressions
 
 	hits, misses, suppressed, conflicts, companies, learned atomic.Int64
 }
 
-// NewMatcher returns the match stage over graph and sup.
+// NewMatcher returns the match stage over the local graph and sup.
 func NewMatcher(graph *Graph, sup *Suppressions) *Matcher {
-	return &Matcher{graph: graph, sup: sup}
+	return NewMatcherWith(graph, sup)
+}
+
+// NewMatcherWith returns the match stage over src (a Graph, or a cluster
+// client that asks the owners of the identifiers' shards) and sup.
+func NewMatcherWith(src Source, sup *Suppressions) *Matcher {
+	m := &Matcher{src: src, sup: sup}
+	m.graph, _ = src.(*Graph)
+	return m
 }
 
 // Outcome is a Match with the suppression verdict.
@@ -34,8 +43,17 @@ type Outcome struct {
 // (email, device) identified a person whose visitor id the tenant has not
 // linked yet, learns the link so that the next visit with only the
 // visitor id matches too. A suppressed person is never learned.
+//
+// The visit is resolved by CombineHits over the Source's Hits of its
+// identifiers and learned link; the link is learned through the Source.
 func (m *Matcher) Match(v Visit) (Outcome, error) {
-	res, err := m.graph.Resolve(v)
+	var res Match
+	var err error
+	if m.graph != nil {
+		res, err = m.graph.Resolve(v) // the same, without the heap copies an interface call needs
+	} else {
+		res, err = resolveWith(m.src, v)
+	}
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -58,7 +76,7 @@ func (m *Matcher) Match(v Visit) (Outcome, error) {
 	}
 	m.hits.Add(1)
 	if (res.Method == MethodHEM || res.Method == MethodDevice) && v.Tenant != "" && v.VisitorID != "" {
-		if err := m.graph.learn(v.Tenant, v.VisitorID, res.Person); err != nil {
+		if err := m.src.LearnRecord(v.Tenant, v.VisitorID, res.Person); err != nil {
 			return Outcome{}, err
 		}
 		m.learned.Add(1)

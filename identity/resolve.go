@@ -1,11 +1,6 @@
 package identity
 
-import (
-	"slices"
-	"strings"
-
-	"github.com/firehook/firehook"
-)
+import "github.com/firehook/firehook"
 
 // Method is how a visit was matched.
 type Method string
@@ -81,13 +76,6 @@ type Match struct {
 // Matched reports whether a person (not only a company) matched.
 func (m Match) Matched() bool { return m.Person != nil }
 
-// candidate is one index hit of a visit.
-type candidate struct {
-	id       Identifier
-	personID string
-	company  bool // a company-only record
-}
-
 // Resolve finds who a visit is, by the rules of the match stage:
 //
 //   - hashed emails outrank device ids and mobile ad ids, which outrank
@@ -98,134 +86,48 @@ type candidate struct {
 //   - an IP never identifies a person: it can only name a company, and
 //     only through a company-only record.
 //
-// Resolve reads the index and at most the profiles of the matched person
-// and company; it writes nothing (see Matcher for learning).
+// It is CombineHits of the Hits of the visit's identifiers and, when the
+// visit has a tenant and a visitor id, of its learned link
+// (LinkIdentifier). Resolve reads the index and the profiles of the hits;
+// it writes nothing (see Matcher for learning).
 func (g *Graph) Resolve(v Visit) (Match, error) {
-	var strong, weak []candidate
-	var company *candidate
-	see := func(id Identifier) {
-		ord, ok := g.get(id.Hash())
-		if !ok {
-			return
-		}
-		c := candidate{id: id, personID: g.personID(ord), company: ord&companyFlag != 0}
-		switch {
-		case c.company:
-			if id.Type == TypeIP && company == nil {
-				company = &c
-			}
-		case id.Type.Strength() >= TypeDeviceID.Strength():
-			strong = append(strong, c)
-		case id.Type == TypeCookie || id.Type == typeVisitor:
-			weak = append(weak, c)
-		}
-	}
-	for _, id := range v.Identifiers {
-		see(id)
+	var buf [8]Hit // most visits have a few hits: none escape to the heap
+	hits, err := g.appendHits(buf[:0], v.Identifiers)
+	if err != nil {
+		return Match{}, err
 	}
 	if v.Tenant != "" && v.VisitorID != "" {
-		see(linkIdentifier(v.Tenant, v.VisitorID))
-	}
-
-	var m Match
-	for _, group := range [][]candidate{strong, weak} {
-		if len(group) == 0 {
-			continue
-		}
-		// Confirm every hit against its record: a hash collision is no hit.
-		confirmed, err := g.confirm(group)
-		if err != nil {
-			return Match{}, err
-		}
-		if len(confirmed) == 0 {
-			continue
-		}
-		persons := distinctPersons(confirmed)
-		if len(persons) > 1 {
-			return Match{Conflict: true}, nil
-		}
-		rec, ok, err := g.profile(persons[0])
-		if err != nil {
-			return Match{}, err
-		}
-		if !ok {
-			continue // erased between the index read and now
-		}
-		m.Person = rec
-		m.Method, m.Confidence, m.Learned = methodOf(confirmed)
-		if !rec.Company.IsZero() {
-			c := rec.Company
-			m.Company = &c
-		}
-		return m, nil
-	}
-	if company != nil {
-		if rec, ok, err := g.profile(company.personID); err != nil {
-			return Match{}, err
-		} else if ok && slices.Contains(rec.Identifiers, company.id) {
-			c := rec.Company
-			return Match{Company: &c, Method: MethodIP, Confidence: confCompanyIP}, nil
+		// The link's hash is computed without building its identifier,
+		// which only a hit needs.
+		if ord, ok := g.get(linkHash(v.Tenant, v.VisitorID)); ok {
+			h, ok, err := g.confirm(LinkIdentifier(v.Tenant, v.VisitorID), ord)
+			if err != nil {
+				return Match{}, err
+			}
+			if ok {
+				hits = append(hits, h)
+			}
 		}
 	}
-	return Match{}, nil
+	return CombineHits(hits), nil
 }
 
-// confirm keeps the candidates whose record lists their identifier
-// (learned links are confirmed by their stored link).
-func (g *Graph) confirm(cs []candidate) ([]candidate, error) {
-	out := cs[:0]
-	for _, c := range cs {
-		if c.id.Type == typeVisitor {
-			out = append(out, c)
-			continue
-		}
-		rec, ok, err := g.profile(c.personID)
-		if err != nil {
-			return nil, err
-		}
-		if ok && slices.Contains(rec.Identifiers, c.id) {
-			out = append(out, c)
-		}
+// lookupIdentifiers is what a Source is asked about to resolve v: its
+// identifiers and, with a tenant and a visitor id, its learned link.
+func lookupIdentifiers(v Visit) []Identifier {
+	if v.Tenant == "" || v.VisitorID == "" {
+		return v.Identifiers
 	}
-	return out, nil
+	ids := make([]Identifier, len(v.Identifiers), len(v.Identifiers)+1)
+	copy(ids, v.Identifiers)
+	return append(ids, LinkIdentifier(v.Tenant, v.VisitorID))
 }
 
-func distinctPersons(cs []candidate) []string {
-	var out []string
-	for _, c := range cs {
-		if !slices.Contains(out, c.personID) {
-			out = append(out, c.personID)
-		}
+// resolveWith is Resolve through a Source.
+func resolveWith(src Source, v Visit) (Match, error) {
+	hits, err := src.Hits(lookupIdentifiers(v))
+	if err != nil {
+		return Match{}, err
 	}
-	return out
-}
-
-// methodOf names the strongest evidence of one person's candidates.
-func methodOf(cs []candidate) (Method, float64, bool) {
-	var hem, device, cookie, learned bool
-	for _, c := range cs {
-		switch {
-		case strings.HasPrefix(string(c.id.Type), "hem_"):
-			hem = true
-		case c.id.Type == TypeDeviceID || c.id.Type == TypeMAID:
-			device = true
-		case c.id.Type == typeVisitor:
-			learned = true
-		default:
-			cookie = true
-		}
-	}
-	switch {
-	case hem && device:
-		return MethodHEM, confHEMAndDevice, false
-	case hem:
-		return MethodHEM, confHEM, false
-	case device:
-		return MethodDevice, confDevice, false
-	case learned:
-		return MethodCookie, confLearned, true
-	default:
-		_ = cookie
-		return MethodCookie, confCookie, false
-	}
+	return CombineHits(hits), nil
 }
