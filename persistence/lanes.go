@@ -1,0 +1,83 @@
+package persistence
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The dispatch state of a (tenant, person) — whether its First Match was
+// made, and its last sequence — is one counter, its lane sequence. When
+// the person moves to another node of a cluster, that counter moves with
+// it: LaneSequences reads the counters of the persons that leave,
+// MergeLaneSequences stores them on the node that takes them over.
+
+// LaneSequences returns the lane sequence of every (tenant, person) key
+// (firehook.PersonKey) that keep accepts.
+func (o *Outbox) LaneSequences(keep func(personKey string) bool) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := o.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(prefixLaneSeq)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			lane := strings.TrimPrefix(string(it.Item().Key()), prefixLaneSeq)
+			if keep != nil && !keep(lane) {
+				continue
+			}
+			err := it.Item().Value(func(v []byte) error {
+				if len(v) != 8 {
+					return fmt.Errorf("malformed lane sequence of %s", lane)
+				}
+				out[lane] = binary.BigEndian.Uint64(v)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read lane sequences: %w", err)
+	}
+	return out, nil
+}
+
+// MergeLaneSequences raises the lane sequence of each key to the given one
+// (a lower or equal one changes nothing, so merging twice, or in any
+// order, ends the same), durably, and returns how many it raised.
+func (o *Outbox) MergeLaneSequences(seqs map[string]uint64) (int, error) {
+	raised := 0
+	for lane, seq := range seqs {
+		if lane == "" || seq == 0 {
+			continue
+		}
+		key := []byte(prefixLaneSeq + lane)
+		var up bool
+		err := o.writeMode(lane, false, func(txn *badger.Txn) error {
+			up = false
+			cur, err := getUint64(txn, key)
+			if err != nil || cur >= seq {
+				return err
+			}
+			up = true
+			return txn.Set(key, binary.BigEndian.AppendUint64(nil, seq))
+		})
+		if err != nil {
+			return raised, fmt.Errorf("merge lane sequence of %s: %w", lane, err)
+		}
+		if up {
+			raised++
+		}
+	}
+	if raised > 0 {
+		if err := o.syncShared(); err != nil {
+			return raised, fmt.Errorf("merge lane sequences: %w", err)
+		}
+	}
+	return raised, nil
+}
