@@ -254,7 +254,7 @@ func (a *Actor) pump() {
 	now := a.cfg.Now()
 	a.q.promote(now)
 	a.rateLimit(&ep)
-	for a.inFlight < ep.InFlightLimit() {
+	for a.inFlight < a.cfg.shareOf(ep.InFlightLimit()) {
 		l := a.q.peekReady()
 		if l == nil {
 			break
@@ -315,13 +315,17 @@ func (a *Actor) pump() {
 	a.stats.setState(true, &ep, &a.breaker)
 }
 
-// rateLimit keeps the limiter in step with the endpoint's rate_limit_per_s
-// (burst: one second's worth).
+// rateLimit keeps the limiter in step with this node's share of the
+// endpoint's rate_limit_per_s (burst: one second's worth).
 func (a *Actor) rateLimit(ep *firehook.Endpoint) {
-	if ep.RateLimitPerS == a.limit {
+	limit := 0
+	if ep.RateLimitPerS > 0 {
+		limit = a.cfg.shareOf(ep.RateLimitPerS)
+	}
+	if limit == a.limit {
 		return
 	}
-	a.limit = ep.RateLimitPerS
+	a.limit = limit
 	a.limiter = nil
 	if a.limit > 0 {
 		a.limiter = rate.NewLimiter(rate.Limit(a.limit), a.limit)
@@ -606,4 +610,17 @@ func (r *request) body() (string, []byte, int) {
 	}
 	b.WriteByte(']')
 	return batchID(r.ds), []byte(b.String()), attempt
+}
+
+// shareOf is this node's share of an endpoint-wide limit (see
+// Config.Share): limit split over the nodes, rounded up, at least 1.
+func (c *Config) shareOf(limit int) int {
+	if c.Share == nil {
+		return limit
+	}
+	n := c.Share()
+	if n <= 1 {
+		return limit
+	}
+	return max(1, (limit+n-1)/n)
 }

@@ -33,6 +33,11 @@ type Config struct {
 	// Gate orders requests across endpoints when the node is saturated.
 	// Nil: no node-wide bound.
 	Gate *Gate
+	// Share, when set, returns over how many nodes an endpoint's
+	// rate_limit_per_s and max_in_flight are split: each node's actor of
+	// the endpoint keeps to its share of both (rounded up, at least 1), so
+	// that the limits hold for a cluster as a whole. Nil: 1 (a lone node).
+	Share func() int
 	// Window is how many unfinished deliveries an actor keeps in memory;
 	// the rest wait in the outbox. Default 10,000.
 	Window int

@@ -108,6 +108,46 @@ func TestFlow_maxInFlight(t *testing.T) {
 	}
 }
 
+// In a cluster of three, a node's actor of the endpoint keeps to its
+// share of max_in_flight: 6 split over 3 nodes is 2 here.
+func TestFlow_maxInFlightIsSplitOverTheNodes(t *testing.T) {
+	h := newHarness(t, func(c *endpoint.Config) { c.Share = func() int { return 3 } })
+	var g gauge
+	rc := h.receiver(func(http.ResponseWriter, *testkit.Received) {
+		g.enter()
+		defer g.leave()
+		time.Sleep(40 * time.Millisecond)
+	})
+	ep := h.endpoint(rc.URL, func(e *firehook.Endpoint) { e.MaxInFlight = 6 })
+	var ds []firehook.Delivery
+	for _, p := range persons("p", 12) {
+		ds = append(ds, h.create(ep, p))
+	}
+	h.enqueue(ep, ds...)
+	h.waitDelivered(ds...)
+	if m := g.max.Load(); m != 2 {
+		t.Fatalf("at most %d requests in flight at once, want 2 (a third of max_in_flight 6)", m)
+	}
+}
+
+// ... and its share of rate_limit_per_s: 9/s over 3 nodes is 3/s here, so
+// 6 requests (a burst of 3, then one every 333 ms) take about a second.
+func TestFlow_rateLimitIsSplitOverTheNodes(t *testing.T) {
+	h := newHarness(t, func(c *endpoint.Config) { c.Share = func() int { return 3 } })
+	rc := h.receiver(nil)
+	ep := h.endpoint(rc.URL, func(e *firehook.Endpoint) { e.RateLimitPerS = 9 })
+	var ds []firehook.Delivery
+	for _, p := range persons("p", 6) {
+		ds = append(ds, h.create(ep, p))
+	}
+	h.enqueue(ep, ds...)
+	h.waitDelivered(ds...)
+	got := rc.Got()
+	if span := got[len(got)-1].At.Sub(got[0].At); span < 800*time.Millisecond {
+		t.Fatalf("6 requests at a third of 9/s took %s, want about 1 s", span)
+	}
+}
+
 // rate_limit_per_s spaces the requests: 10 at 5/s (a burst of 5, then
 // one every 200 ms) take about a second.
 func TestFlow_rateLimit(t *testing.T) {

@@ -80,6 +80,10 @@ type Config struct {
 	// DispatchTimeout bounds a visitor actor's wait for its person actor.
 	// Default 30 s.
 	DispatchTimeout time.Duration
+	// Router, when set, spreads the work over a cluster: events whose
+	// visitor another member owns are handed to it, matches whose person
+	// another member owns are dispatched there. Nil: this node does all.
+	Router Router
 	// Observer, when set, is told how long each event spends in each stage
 	// up to the endpoint actors (metrics). Nil: nothing is measured.
 	Observer Observer
@@ -103,8 +107,11 @@ type Pipeline struct {
 
 	attempts sync.WaitGroup
 	closing  chan struct{}
-	wg       sync.WaitGroup
-	once     sync.Once
+	// ctx ends when Close begins: it bounds the waits on other members.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 // New returns a pipeline over cfg; Start runs it.
@@ -129,6 +136,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, sys: cfg.System, store: cfg.Store, feed: newFeed(),
 		stats: map[string]*endpoint.Stats{}, closing: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.ep = cfg.Endpoint
 	p.ep.Outbox = cfg.Store.Outbox()
 	p.ep.Endpoints = cfg.Store.Config
@@ -194,10 +202,25 @@ func (p *Pipeline) Start() error {
 	return nil
 }
 
-// route sends one event to its visitor's actor.
+// route sends one event to its visitor's actor, or to the member that
+// owns its visitor.
 func (p *Pipeline) route(a visitor.Arrival) error {
 	ev := a.Event
 	p.track.add(ev.Seq)
+	if r := p.cfg.Router; r != nil && !r.LocalVisitor(ev.TenantID, ev.VisitorID) {
+		r.HandOff(ev, func() { p.track.finish(ev.Seq) }, func() {
+			if err := p.routeHere(a); err != nil && !errors.Is(err, actors.ErrClosed) {
+				p.cfg.Log.Error("pipeline: event not routed", "event", ev.ID, "seq", ev.Seq, "err", err)
+			}
+		})
+		return nil
+	}
+	return p.routeHere(a)
+}
+
+// routeHere sends an event, already tracked, to its visitor's actor here.
+func (p *Pipeline) routeHere(a visitor.Arrival) error {
+	ev := a.Event
 	id := VisitorActorID(ev.TenantID, ev.VisitorID)
 	return p.sys.Send(KindVisitor, id, visitor.ActorProducer(&p.visitor, id, ev.TenantID, ev.VisitorID), &a)
 }
@@ -225,8 +248,20 @@ func (p *Pipeline) marker() {
 	}
 }
 
-// dispatch is the visitor actors' hand-off to the person actors.
+// dispatch is the visitor actors' hand-off to the person actors: here, or
+// on the member that owns the person.
 func (p *Pipeline) dispatch(ev *firehook.Event, m identity.Match, s webhook.SessionInfo) error {
+	if r := p.cfg.Router; r != nil {
+		ctx, cancel := context.WithTimeout(p.ctx, p.cfg.DispatchTimeout)
+		defer cancel()
+		return r.Dispatch(ctx, ev, m, s)
+	}
+	return p.DispatchHere(ev, m, s)
+}
+
+// DispatchHere has this node's person actor decide and deliver a matched
+// event; it is also how a member's Dispatch is answered.
+func (p *Pipeline) DispatchHere(ev *firehook.Event, m identity.Match, s webhook.SessionInfo) error {
 	reply := make(chan error, 1)
 	id := PersonActorID(ev.TenantID, m.Person.PersonID)
 	w := &person.Work{Event: ev, Match: m, Session: s, Reply: reply}
@@ -289,6 +324,24 @@ func (p *Pipeline) deliverMsg(id string, msg any) {
 	}
 }
 
+// WaitRouted waits until every event routed so far (to an actor here or
+// handed to another member) is done, or ctx ends: how a member that gives
+// up visitors lets their earlier events finish before their new owner
+// goes on.
+func (p *Pipeline) WaitRouted(ctx context.Context) error {
+	target := p.track.lastAdded()
+	for {
+		if mark, _ := p.track.value(); mark >= target {
+			return nil
+		}
+		select { // polls: the feeder alone waits on track.freed
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // Mark returns the processed-up-to mark and how many events are being
 // processed.
 func (p *Pipeline) Mark() (mark uint64, outstanding int) { return p.track.value() }
@@ -302,6 +355,7 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	var err error
 	p.once.Do(func() {
 		close(p.closing)
+		p.cancel()
 		p.wg.Wait()
 		err = p.sys.Close(ctx)
 		p.attempts.Wait()
