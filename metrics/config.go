@@ -61,6 +61,9 @@ type Config struct {
 	// System is the actor system: live actors by kind, mailbox depths,
 	// restarts. Nil: no actor metrics.
 	System *actors.System
+	// Cluster, when set, is what a cluster member reports of its part of
+	// the cluster: the firehook_cluster_* metrics. Nil: a lone node.
+	Cluster *ClusterSource
 	// Backlog returns how many events the pipeline has taken from the log
 	// and not finished (pipeline.Pipeline.Mark's outstanding): the visitor
 	// feed's depth. Nil: the feed is not measured.

@@ -53,7 +53,11 @@ func exported(t *testing.T) []string {
 		c.Backlog = func() int { return 1 }
 		c.EndpointStats = func(string) *endpoint.Stats { return stats }
 		c.Gate, c.GateSlots = endpoint.NewGate(2), 2
+		one := func() int { return 1 }
+		c.Cluster = &metrics.ClusterSource{Members: one, HandoffPending: one, ShardsAwaiting: one}
 	})
+	f.m.ObserveClusterRequest("Handoff", time.Millisecond, nil)
+	f.m.ObserveClusterRequest("Handoff", 0, context.DeadlineExceeded)
 	f.m.ObserveIngest(ingest.Observation{TenantID: f.tenant.ID, Accepted: true})
 	f.m.ObserveIngest(ingest.Observation{Code: "unknown_site"})
 	f.m.Dispatched(&firehook.Event{TenantID: f.tenant.ID}, persistence.Decision{Type: firehook.EventIdentified}, 1, time.Millisecond)

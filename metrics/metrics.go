@@ -23,6 +23,7 @@ import (
 type Metrics struct {
 	cfg       Config
 	reg       *prometheus.Registry
+	cluster   *clusterMetrics // nil on a lone node
 	tenants   *labelCap
 	endpoints *labelCap
 
@@ -127,6 +128,15 @@ func New(cfg Config) (*Metrics, error) {
 	} {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	if cfg.Cluster != nil {
+		var cs []prometheus.Collector
+		m.cluster, cs = newClusterMetrics(cfg.Cluster)
+		for _, c := range cs {
+			if err := m.reg.Register(c); err != nil {
+				return nil, fmt.Errorf("metrics: register: %w", err)
+			}
 		}
 	}
 	if cfg.System != nil {

@@ -1,0 +1,65 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ClusterSource is what a cluster member reports of its part of the
+// cluster (docs/metrics.md, "cluster"). Each function is called on a
+// scrape and must be quick.
+type ClusterSource struct {
+	// Members returns the members this node counts as live.
+	Members func() int
+	// HandoffPending returns the events on their way to their visitors'
+	// owners.
+	HandoffPending func() int
+	// ShardsAwaiting returns the shards taken over whose previous owner
+	// has not handed them over yet.
+	ShardsAwaiting func() int
+}
+
+// clusterBuckets are the buckets of a request to another member: loopback
+// round trips are a fraction of a millisecond, a handoff waits for an
+// fsync, a lookup may wait for a member that is down.
+var clusterBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// clusterMetrics are registered when Config.Cluster is set.
+type clusterMetrics struct {
+	requests *prometheus.HistogramVec
+	failures *prometheus.CounterVec
+}
+
+func newClusterMetrics(src *ClusterSource) (*clusterMetrics, []prometheus.Collector) {
+	cm := &clusterMetrics{
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "cluster_request_duration_seconds",
+			Help:    "Requests this node made to other members, by message (Handoff, LookupRequest, DispatchRequest, ...): time to the answer.",
+			Buckets: clusterBuckets}, []string{"message"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "cluster_request_failures_total",
+			Help: "Requests to other members that got no answer in time, by message."}, []string{"message"}),
+	}
+	gauge := func(name, help string, fn func() int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help},
+			func() float64 { return float64(fn()) })
+	}
+	return cm, []prometheus.Collector{cm.requests, cm.failures,
+		gauge("cluster_members", "Members of the cluster this node counts as live (alive or suspect).", src.Members),
+		gauge("cluster_handoff_pending", "Events this node accepted that are on their way to their visitor's owner.", src.HandoffPending),
+		gauge("cluster_shards_awaiting_handover", "Shards this node took over whose previous owner has not handed them over yet.", src.ShardsAwaiting),
+	}
+}
+
+// ObserveClusterRequest records a request this node made to another
+// member: the message's name, the time to its answer, or the error when
+// none came. A no-op on a node without Config.Cluster.
+func (m *Metrics) ObserveClusterRequest(message string, took time.Duration, err error) {
+	if m.cluster == nil {
+		return
+	}
+	if err != nil {
+		m.cluster.failures.WithLabelValues(message).Inc()
+		return
+	}
+	m.cluster.requests.WithLabelValues(message).Observe(took.Seconds())
+}
