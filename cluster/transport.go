@@ -31,6 +31,10 @@ type TransportConfig struct {
 	// Workers bounds the requests handled at once; more wait in the
 	// router's mailbox. Default 128.
 	Workers int
+	// Observe, when set, is told of every request this node made: the
+	// message's name (its protobuf name, e.g. "Handoff"), how long the
+	// answer took, and the error if none came (metrics).
+	Observe func(message string, took time.Duration, err error)
 	// Log receives handler failures. Default slog.Default().
 	Log *slog.Logger
 }
@@ -148,8 +152,12 @@ func (t *Transport) Request(ctx context.Context, addr string, msg proto.Message,
 	if timeout <= 0 {
 		return nil, fmt.Errorf("cluster: request to %s: %w", addr, context.DeadlineExceeded)
 	}
+	start := time.Now()
 	f := t.sys.Root.RequestFuture(actor.NewPID(addr, routerName), msg, timeout)
 	res, err := f.Result()
+	if t.cfg.Observe != nil {
+		t.cfg.Observe(string(msg.ProtoReflect().Descriptor().Name()), time.Since(start), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster: request %T to %s: %w: %w", msg, addr, ErrUnreachable, err)
 	}

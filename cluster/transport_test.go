@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -177,4 +178,48 @@ func TestTransport_UnreachableMemberFailsWithinTheTimeout(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("took %s", d)
 	}
+}
+
+// BenchmarkTransport_Request is one request to a peer process and its
+// answer on loopback: what every cross-node step costs before its own
+// work (go test ./cluster -run XXX -bench Transport).
+func BenchmarkTransport_Request(b *testing.B) {
+	a, peer := sharedTransport(b), startPeer(b)
+	req := &clusterpb.LookupRequest{Ids: []*clusterpb.Identifier{{Type: "hem_sha256", Value: strings.Repeat("ab", 32)}}}
+	if _, err := a.Request(context.Background(), peer, req, 5*time.Second); err != nil {
+		b.Fatal(err) // and the connection is up
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if _, err := a.Request(context.Background(), peer, req, 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkTransport_RequestParallel is the same with 16 requests in
+// flight at once: the throughput of one connection between two nodes.
+func BenchmarkTransport_RequestParallel(b *testing.B) {
+	a, peer := sharedTransport(b), startPeer(b)
+	req := &clusterpb.LookupRequest{Ids: []*clusterpb.Identifier{{Type: "hem_sha256", Value: strings.Repeat("ab", 32)}}}
+	if _, err := a.Request(context.Background(), peer, req, 5*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(8) // 16 goroutines on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := a.Request(context.Background(), peer, req, 5*time.Second); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
