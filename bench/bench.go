@@ -54,7 +54,9 @@ const (
 // Config says what to benchmark. Zero fields take the defaults named.
 type Config struct {
 	// Target is the ingest URL of a running node (http://HOST:PORT, or the
-	// full …/v1/collect URL). Empty: Run starts a node in process, on free
+	// full …/v1/collect URL), or a comma-separated list of a cluster's
+	// members' (page views go to them in turn; Admin is any one's).
+	// Empty: Run starts a node in process, on free
 	// 127.0.0.1 ports over a fresh data directory, with private endpoints
 	// allowed and the event log's fsync on.
 	Target string
@@ -268,8 +270,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	} else {
 		res.Node = cfg.Target
 	}
-	if collectURL, err = ingestURL(collectURL); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	var collectURLs []string
+	for _, u := range strings.Split(collectURL, ",") {
+		if u, err = ingestURL(strings.TrimSpace(u)); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		collectURLs = append(collectURLs, u)
 	}
 
 	admin := &adminClient{base: strings.TrimRight(adminURL, "/"), token: token, hc: newClient(8, 10*time.Minute)}
@@ -295,7 +301,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		rc.setSecret(i, e.secret)
 	}
 
-	l := &loader{w: w, rc: rc, epoch: epoch, collectURL: collectURL, workers: cfg.Senders,
+	l := &loader{w: w, rc: rc, epoch: epoch, collectURLs: collectURLs, workers: cfg.Senders,
 		pixel: newClient(cfg.Senders, 30*time.Second), raw: newClient(cfg.Senders, 30*time.Second),
 		established: map[uint64]bool{}}
 	defer l.close()

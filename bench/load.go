@@ -117,12 +117,15 @@ func newStep(w *world, rng *rand.Rand, idx int, rate float64, d time.Duration, r
 
 // loader sends the page views and the raw baseline's POSTs.
 type loader struct {
-	w          *world
-	rc         *receivers
-	epoch      time.Time
-	collectURL string
-	pixel, raw *http.Client
-	workers    int
+	w     *world
+	rc    *receivers
+	epoch time.Time
+	// collectURLs are the collect URLs of the node(s) under test: page
+	// views go to them in turn (a cluster's members).
+	collectURLs []string
+	next        atomic.Uint64
+	pixel, raw  *http.Client
+	workers     int
 
 	// expected counts the deliveries to healthy endpoints that accepted
 	// page views call for (online, for the backlog).
@@ -208,7 +211,8 @@ func (l *loader) sendPixel(ctx context.Context, s *step, i int, sched int64) {
 	}
 	body = append(body, '}')
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.collectURL, bytes.NewReader(body))
+	target := l.collectURLs[(l.next.Add(1)-1)%uint64(len(l.collectURLs))]
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		s.fail(err)
 		return

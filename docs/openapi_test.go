@@ -153,6 +153,7 @@ func adminHandler(t *testing.T) *admin.Handler {
 		Actors:            sys,
 		Events:            store.Events,
 		Dashboard:         dashboard.New(dashboard.Config{}),
+		Cluster:           func(context.Context) any { return map[string]any{"node": "docs", "members": []any{}} },
 		OpenAPI:           docs.OpenAPI,
 		Log:               testkit.Logger(t, slog.LevelWarn),
 	})

@@ -15,6 +15,9 @@ import (
 func (n *Node) newMetrics(sys *actors.System, m *identity.Matcher, ep endpoint.Config, gateSlots int) (*metrics.Metrics, error) {
 	mc := n.cfg.Metrics
 	mc.Store, mc.Matcher, mc.System = n.store, m, sys
+	if n.cluster != nil {
+		mc.Cluster = n.cluster.metricsSource()
+	}
 	mc.Gate, mc.GateSlots = ep.Gate, gateSlots
 	if mc.EndpointWindow <= 0 {
 		mc.EndpointWindow = ep.Window // 0: the endpoint default, as metrics' own

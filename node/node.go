@@ -68,6 +68,9 @@ type Config struct {
 	// MaxRequests bounds the webhook requests in flight on the node, across
 	// endpoints (see endpoint.Gate). Default 512.
 	MaxRequests int
+	// Cluster makes the node a member of a cluster (gossip, placement,
+	// handoff). Zero: the node runs alone.
+	Cluster ClusterConfig
 	// Metrics tunes the node's observability: the tiers' latency budgets
 	// (Metrics.Budgets: enterprise 500 ms, pro 1 s, free 5 s by default),
 	// the health windows, the label caps. Its sources (Store, Matcher,
@@ -127,6 +130,10 @@ type Node struct {
 	pipe    *pipeline.Pipeline
 	sys     *actors.System
 	metrics *metrics.Metrics
+	// cluster is the node's part of a cluster; nil when it runs alone.
+	cluster *clusterNode
+	// clusterMetrics is metrics once they exist, for the transport.
+	clusterMetrics atomic.Pointer[metrics.Metrics]
 	// committed forwards the event log's commits to the pipeline once it
 	// exists (the log opens before it).
 	committed atomic.Pointer[pipeline.Pipeline]
@@ -146,6 +153,9 @@ func Start(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Log, serveErr: make(chan error, 2)}
 	sc := cfg.Store
 	sc.Dir = cfg.DataDir
+	if sc.NodeName == "" {
+		sc.NodeName = cfg.Name // stamps the versions of configuration writes
+	}
 	if sc.Log == nil {
 		sc.Log = cfg.Log
 	}
@@ -188,7 +198,7 @@ func Start(cfg Config) (*Node, error) {
 
 	ingestH := ingest.New(ingest.Config{
 		Sites:          n.store.Config,
-		Events:         n.store.Events,
+		Events:         n.ingestLog(),
 		TrustedProxies: cfg.TrustedProxies,
 		Observer:       n.metrics.ObserveIngest,
 		Log:            cfg.Log.With("component", "ingest"),
@@ -207,6 +217,9 @@ func Start(cfg Config) (*Node, error) {
 		Metrics:               n.metrics,
 		Actors:                n.sys,
 		NodeName:              cfg.Name,
+		Cluster:               func(ctx context.Context) any { return n.ClusterStatus(ctx) },
+		GraphCluster:          n.graphCluster(),
+		Peers:                 n.peers(),
 		Events:                n.store.Events,
 		Ready:                 n.ready.Load,
 		Warnings:              n.warnings,
@@ -289,6 +302,7 @@ func (n *Node) startPipeline() error {
 	if err != nil {
 		return err
 	}
+	n.sys = sys
 	n.client = webhook.NewClient(webhook.ClientConfig{
 		Dialer:    webhook.DialerConfig{AllowPrivate: n.cfg.AllowPrivateEndpoints},
 		UserAgent: "Firehook/" + n.cfg.Version,
@@ -296,6 +310,21 @@ func (n *Node) startPipeline() error {
 	pc := n.cfg.Pipeline
 	pc.Store, pc.System = n.store, sys
 	pc.Matcher = identity.NewMatcher(n.graph, n.sup)
+	if n.cfg.Cluster.Enabled() {
+		// Joined before the pipeline starts: the replay of the log is
+		// routed by the cluster's placement, never by a lone node's.
+		if err := n.startCluster(sys); err != nil {
+			_ = sys.Close(context.Background())
+			n.client.Close()
+			return err
+		}
+		cl := n.cluster
+		pc.Router = cl
+		pc.Matcher = identity.NewMatcherWith(clusterSource{cl}, n.sup)
+		// Persons, hence deliveries, spread evenly over the members: each
+		// keeps to its share of an endpoint's limits.
+		pc.Endpoint.Share = func() int { return max(1, len(cl.placement().Members())) }
+	}
 	pc.Endpoint.Client = n.client
 	pc.Endpoint.UserAgent = "Firehook/" + n.cfg.Version
 	gateSlots := 0
@@ -304,18 +333,20 @@ func (n *Node) startPipeline() error {
 		gateSlots = n.cfg.MaxRequests
 	}
 	if n.metrics, err = n.newMetrics(sys, pc.Matcher, pc.Endpoint, gateSlots); err != nil {
+		n.closeCluster(false)
 		_ = sys.Close(context.Background())
 		n.client.Close()
 		return err
 	}
 	pc.Observer = n.metrics
+	n.clusterMetrics.Store(n.metrics)
 	pc.Endpoint.Observer = chainObservers(pc.Endpoint.Observer, n.metrics.ObserveDelivery)
-	n.sys = sys
 	if pc.Log == nil {
 		pc.Log = n.log.With("component", "pipeline")
 	}
 	if n.pipe, err = pipeline.New(pc); err != nil {
 		n.metrics.Close()
+		n.closeCluster(false)
 		_ = sys.Close(context.Background())
 		n.client.Close()
 		return err
@@ -338,7 +369,18 @@ func (n *Node) stopPipeline(ctx context.Context) error {
 	n.metrics.Close()
 	err := n.pipe.Close(ctx)
 	n.client.Close()
+	n.closeCluster(false)
 	return err
+}
+
+// closeCluster stops the node's part of the cluster, if any (after its
+// pipeline: visitor actors may be waiting on members). graceful announces
+// the departure first.
+func (n *Node) closeCluster(graceful bool) {
+	if n.cluster != nil {
+		n.cluster.close(graceful)
+		n.cluster = nil
+	}
 }
 
 // warnings are what /readyz reports beside "ready": the damage the event
@@ -393,6 +435,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 		}
 		n.wg.Wait()
+		if n.cluster != nil {
+			n.leaveCluster(ctx)
+		}
 		if err := n.stopPipeline(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop pipeline: %w", err))
 		}

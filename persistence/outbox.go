@@ -398,6 +398,11 @@ func listPrefix(endpointID string, status firehook.DeliveryStatus) (string, erro
 // callers.
 func encodeCursor(pos []byte) string { return base64.RawURLEncoding.EncodeToString(pos) }
 
+// ListCursorAfter is the cursor of List that continues after the
+// delivery id: what a page that ended with it would have answered (a
+// merged page of several members' shows part of a member's page).
+func ListCursorAfter(id string) string { return encodeCursor([]byte(id)) }
+
 func decodeCursor(c string) ([]byte, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) == 0 || strings.ContainsRune(string(b), '/') {

@@ -23,7 +23,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("firehook bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg bench.Config
-	fs.StringVar(&cfg.Target, "target", "", "ingest URL of a running node (default: start a node in process)")
+	fs.StringVar(&cfg.Target, "target", "", "ingest URL of a running node, or comma-separated URLs of cluster members sent to in turn (default: start a node in process)")
 	fs.StringVar(&cfg.Admin, "admin", "", "admin URL of the --target node")
 	fs.StringVar(&cfg.Token, "token", "", "operator token of the --target node (FIREHOOK_ADMIN_TOKEN)")
 	fs.IntVar(&cfg.PID, "pid", 0, "process id of the --target node, to read its CPU time and peak RSS from /proc")

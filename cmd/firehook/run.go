@@ -29,6 +29,8 @@ Usage:
                  [--ramp] [--json] [--target URL --admin URL --token T [--pid PID]]
                            end-to-end benchmark: page views in, signed webhooks out,
                            against a raw POST baseline (firehook bench -h for flags)
+  firehook cluster up [--nodes N] [--data DIR]
+                           a local cluster of N serve processes on 127.0.0.1 (Ctrl-C stops)
   firehook version         print the version
 
 Every serve flag can also be set as FIREHOOK_<NAME> (--admin-listen → FIREHOOK_ADMIN_LISTEN).
@@ -59,6 +61,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGraph(ctx, rest, stdout, stderr)
 	case "receiver":
 		return runReceiver(ctx, rest, stdout, stderr)
+	case "cluster":
+		return runCluster(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "version", "--version":

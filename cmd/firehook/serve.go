@@ -18,7 +18,8 @@ import (
 // serveFlags are the flags of firehook serve (API.md).
 type serveFlags struct {
 	data, listen, adminListen, name string
-	gossipListen, join              string
+	gossipListen, join, actorListen string
+	clusterName                     string
 	allowPrivate                    bool
 	trustedProxies                  string
 	logLevel, logFormat             string
@@ -31,8 +32,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", d.Listen, "public ingest listener address")
 	fs.StringVar(&f.adminListen, "admin-listen", d.AdminListen, "admin API listener address")
 	fs.StringVar(&f.name, "node", "", "node name (default: host name)")
-	fs.StringVar(&f.gossipListen, "gossip-listen", "", "gossip listener address (clustering: not available yet)")
-	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses to join (clustering: not available yet)")
+	fs.StringVar(&f.gossipListen, "gossip-listen", "", "gossip listener address (UDP and TCP); set it to run as a cluster member")
+	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses of members to join (empty: start a new cluster)")
+	fs.StringVar(&f.actorListen, "actor-listen", "", "address of the transport between members (default: the gossip host, a free port)")
+	fs.StringVar(&f.clusterName, "cluster", "firehook", "cluster name: members of other clusters are ignored")
 	fs.BoolVar(&f.allowPrivate, "allow-private-endpoints", false, "let webhook endpoints target private and loopback addresses")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -55,10 +58,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if f.join != "" || f.gossipListen != "" {
-		// Refuse rather than pretend: a node that silently ignored --join
-		// would look clustered and not be.
-		return fmt.Errorf("--join/--gossip-listen: clustering is not implemented in this version yet: %w", errUsage)
+	if f.join != "" && f.gossipListen == "" {
+		// Refuse rather than pretend: a node that ignored --join would
+		// look clustered and not be.
+		return fmt.Errorf("--join needs --gossip-listen: %w", errUsage)
 	}
 	proxies, err := parsePrefixes(f.trustedProxies)
 	if err != nil {
@@ -85,6 +88,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		TrustedProxies:        proxies,
 		Log:                   log,
 		Stdout:                stdout,
+		Cluster: node.ClusterConfig{
+			GossipListen: f.gossipListen,
+			ActorListen:  f.actorListen,
+			Join:         splitList(f.join),
+			Name:         f.clusterName,
+		},
 	})
 	if err != nil {
 		return err
@@ -148,4 +157,15 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty parts.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

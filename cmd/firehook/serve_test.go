@@ -207,7 +207,7 @@ func collectQuiet(p *proc, siteKey string, i int) (int, string) {
 	return resp.StatusCode, out.EventID
 }
 
-func TestServe_RefusesClusterFlagsItCannotHonour(t *testing.T) {
+func TestServe_RefusesJoinWithoutGossipListen(t *testing.T) {
 	out, err := exec.Command(binPath, "serve", "--data", t.TempDir(), "--join", "127.0.0.1:7946").CombinedOutput()
 	var ee *exec.ExitError
 	if !errorsAs(err, &ee) || ee.ExitCode() != 2 {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -27,6 +28,45 @@ type EventSource interface {
 	// LastSeq is the highest durable sequence.
 	LastSeq() uint64
 }
+
+// GraphCluster is the identity graph of a cluster as the graph routes use
+// it. Its methods are called concurrently by requests.
+type GraphCluster interface {
+	// Upsert stores imported records on the owners of their shards and
+	// returns once they are durable there.
+	Upsert(recs []identity.Record) error
+	// Lookup returns the record an identifier belongs to.
+	Lookup(id identity.Identifier) (*identity.Record, bool, error)
+	// Erase erases a person on every member; ok when any held it.
+	Erase(personID string) (bool, error)
+}
+
+// Peers is the rest of a cluster as the receipts and health routes see
+// it: a delivery lives on the member that owns its person, and each member
+// runs the endpoint's actor for its own persons. Each method asks every
+// other live member at once and returns what those that answered said,
+// with the names of those that did not (answers are then partial). It is
+// called concurrently by requests; the caller has checked the scope.
+type Peers interface {
+	// Delivery finds delivery id on another member, with its payload.
+	Delivery(ctx context.Context, id string) (d firehook.Delivery, member string, found bool, err error)
+	// Deliveries returns each other member's page of an endpoint's
+	// receipts, newest first, from that member's cursor in cursors
+	// (absent: the first page; PageDone: none asked).
+	Deliveries(ctx context.Context, endpointID string, status firehook.DeliveryStatus, cursors map[string]string, limit int) (pages map[string]DeliveryPage, unreachable []string)
+	// Health returns each other member's view of an endpoint's health.
+	Health(ctx context.Context, endpointID string) (hs []metrics.Health, unreachable []string)
+}
+
+// DeliveryPage is one member's page of receipts.
+type DeliveryPage struct {
+	Items []firehook.Delivery `json:"items"`
+	Next  string              `json:"next"`
+}
+
+// PageDone is the cursor of a member whose receipts a paged answer has
+// listed to the end.
+const PageDone = "-"
 
 // ConfigStore is the configuration the admin API manages; it is the
 // persistence.ConfigStore in a node. Implementations are safe for
@@ -101,6 +141,20 @@ type Config struct {
 	// Actors lists the node's live actors (actors.System): GET /v1/actors
 	// and GET /v1/actors/{id}. Nil: not served.
 	Actors ActorSource
+	// GraphCluster, when set, spreads the graph routes over a cluster:
+	// imported records go to the owners of their shards, lookups to an
+	// owner of the identifier's shard, erasures to every member. Nil: the
+	// node's Graph is the whole graph.
+	GraphCluster GraphCluster
+	// Peers, when set, makes the receipts and health routes answer for a
+	// whole cluster (GET /v1/deliveries/{id}, GET
+	// /v1/endpoints/{id}/deliveries, GET /v1/endpoints/{id}/health);
+	// ?local=1 answers for this member alone. NodeName must be set: it
+	// keys this member's part of a paged answer's cursor.
+	Peers Peers
+	// Cluster answers GET /v1/cluster (the node's view of its cluster, a
+	// JSON value). Nil: not served.
+	Cluster func(ctx context.Context) any
 	// NodeName names this node in the answers of /v1/actors.
 	NodeName string
 	// Events is the event log (persistence.EventLog): GET /v1/events, and

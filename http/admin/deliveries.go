@@ -25,6 +25,9 @@ const (
 type deliveryView struct {
 	firehook.Delivery
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Node names the cluster member that holds the delivery, when it is
+	// not the member answering (replay it there).
+	Node string `json:"node,omitempty"`
 }
 
 // listDeliveries answers an endpoint's receipts, newest first, a page at
@@ -44,6 +47,10 @@ func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	limit, err := pageLimit(q.Get("limit"))
 	if err != nil {
 		h.fail(w, err)
+		return
+	}
+	if h.clustered(r) {
+		h.listClusterDeliveries(w, r, e, status, limit)
 		return
 	}
 	items, next, err := h.cfg.Outbox.List(e.ID, status, q.Get("cursor"), limit)
@@ -82,25 +89,30 @@ func pageLimit(s string) (int, error) {
 }
 
 // delivery returns the delivery named in the path, with its payload, if
-// the caller may see it.
-func (h *Handler) delivery(r *http.Request) (firehook.Delivery, error) {
+// the caller may see it: this member's, or another's (member names it).
+func (h *Handler) delivery(r *http.Request) (d firehook.Delivery, member string, err error) {
 	d, found, err := h.cfg.Outbox.Get(chi.URLParam(r, "id"))
 	if err != nil {
-		return firehook.Delivery{}, err
+		return firehook.Delivery{}, "", err
+	}
+	if !found && h.clustered(r) {
+		if d, member, found, err = h.cfg.Peers.Delivery(r.Context(), chi.URLParam(r, "id")); err != nil {
+			return firehook.Delivery{}, "", err
+		}
 	}
 	if !found || !principalFrom(r.Context()).sees(d.TenantID) {
-		return firehook.Delivery{}, api.Errorf(api.CodeNotFound, "delivery not found")
+		return firehook.Delivery{}, "", api.Errorf(api.CodeNotFound, "delivery not found")
 	}
-	return d, nil
+	return d, member, nil
 }
 
 func (h *Handler) getDelivery(w http.ResponseWriter, r *http.Request) {
-	d, err := h.delivery(r)
+	d, member, err := h.delivery(r)
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	v := deliveryView{Delivery: d}
+	v := deliveryView{Delivery: d, Node: member}
 	if json.Valid(d.Payload) {
 		v.Payload = d.Payload
 	}
@@ -110,9 +122,13 @@ func (h *Handler) getDelivery(w http.ResponseWriter, r *http.Request) {
 // replayDelivery delivers one delivery again (same event id) and answers
 // its receipt as replayed.
 func (h *Handler) replayDelivery(w http.ResponseWriter, r *http.Request) {
-	d, err := h.delivery(r)
+	d, member, err := h.delivery(r)
 	if err != nil {
 		h.fail(w, err)
+		return
+	}
+	if member != "" {
+		h.fail(w, api.Errorf(api.CodeConflict, "this delivery is held by cluster member %s: replay it on that member's admin API (GET /v1/cluster lists its address)", member))
 		return
 	}
 	if _, ok := h.cfg.Store.Endpoint(d.EndpointID); !ok {

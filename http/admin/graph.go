@@ -20,7 +20,11 @@ import (
 // other routes is lifted for it.
 func (h *Handler) importGraph(w http.ResponseWriter, r *http.Request) {
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-	res, err := h.cfg.Graph.Import(r.Context(), r.Body, identity.ImportOptions{})
+	var opts identity.ImportOptions
+	if c := h.cfg.GraphCluster; c != nil {
+		opts.Upsert = c.Upsert // each record to its shards' owners
+	}
+	res, err := h.cfg.Graph.Import(r.Context(), r.Body, opts)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client went away
@@ -64,7 +68,11 @@ func (h *Handler) lookupGraph(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, api.Errorf(api.CodeValidation, "%v", err))
 		return
 	}
-	rec, ok, err := h.cfg.Graph.Lookup(id)
+	lookup := h.cfg.Graph.Lookup
+	if c := h.cfg.GraphCluster; c != nil {
+		lookup = c.Lookup
+	}
+	rec, ok, err := lookup(id)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -77,7 +85,13 @@ func (h *Handler) lookupGraph(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) erasePerson(w http.ResponseWriter, r *http.Request) {
-	ok, err := h.cfg.Graph.Erase(chi.URLParam(r, "id"), h.cfg.Suppressions)
+	var ok bool
+	var err error
+	if c := h.cfg.GraphCluster; c != nil {
+		ok, err = c.Erase(chi.URLParam(r, "id"))
+	} else {
+		ok, err = h.cfg.Graph.Erase(chi.URLParam(r, "id"), h.cfg.Suppressions)
+	}
 	if err != nil {
 		h.fail(w, err)
 		return

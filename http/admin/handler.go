@@ -107,6 +107,7 @@ func New(cfg Config) *Handler {
 		}
 	})
 	h.mountObservability(r)
+	h.mountCluster(r)
 	h.router = r
 	return h
 }

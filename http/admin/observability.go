@@ -83,5 +83,9 @@ func (h *Handler) endpointHealth(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
+	if h.clustered(r) {
+		h.clusterHealth(w, r, e)
+		return
+	}
 	api.WriteJSON(w, http.StatusOK, h.cfg.Metrics.Health(e))
 }

@@ -1,0 +1,357 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/actors/webhook"
+	"github.com/firehook/firehook/cluster"
+	"github.com/firehook/firehook/cluster/clusterpb"
+	"github.com/firehook/firehook/identity"
+)
+
+// When the members change, a shard's visitors and persons change owners.
+// Two things must move with them:
+//
+//   - a person's dispatch state — its lane sequence: whether its First
+//     Match was made, and its last sequence — or the new owner would make a
+//     second First Match and start the sequence again;
+//   - the visitor's place in line: events of the visitor that the old
+//     owner had begun must be decided before the new owner decides later
+//     ones, or they would swap.
+//
+// The node that gives up a shard sends the lane sequences of its persons
+// to the shard's new primary at once (LaneState), then, once it finished
+// the events it had begun, a second LaneState with visitors set. The new
+// primary, when the old one is alive, decides nothing for the shard's
+// persons before the first message, and nothing for its visitors before
+// the second (each wait at most laneWait). A node that leaves gracefully
+// refuses new events, finishes the ones it holds, stops deciding, hands
+// its state over, and only then announces that it leaves.
+//
+// What this does not cover (Cluster II replicates the state instead): a
+// primary that crashes takes its persons' state with it until it comes
+// back, so their next events make a new First Match on the new owner.
+
+// laneWait bounds how long a new primary waits for the old one's state.
+const laneWait = 5 * time.Second
+
+// shardGate keeps a node from deciding for persons of shards whose state
+// it does not have yet, and lets a hand-over wait for the decisions in
+// flight.
+type shardGate struct {
+	// inFlight is read-locked by every decision made here and locked by a
+	// hand-over while it reads the state to send.
+	inFlight sync.RWMutex
+
+	// mu guards prev, awaiting, received and leaving.
+	mu       sync.Mutex
+	prev     *cluster.Placement
+	awaiting map[int]*awaitedShard
+	received map[int]time.Time // when a shard's complete hand-over last arrived
+	leaving  bool
+}
+
+// awaitedShard is a shard gained whose hand-over is not complete.
+type awaitedShard struct {
+	from     string        // its previous primary
+	deadline time.Time     // when to stop waiting
+	persons  chan struct{} // closed when the persons' state arrived
+	visitors chan struct{} // closed when the old owner finished its visitors' events
+}
+
+// personShard is the shard of (tenant, person).
+func personShard(tenantID, personID string) int {
+	return cluster.KeyShard(firehook.PersonKey(tenantID, personID))
+}
+
+// placement is the placement this node routes by: the members' own, or,
+// once it is leaving, the one without itself.
+func (cl *clusterNode) placement() *cluster.Placement {
+	pl := cl.members.Placement()
+	cl.gate.mu.Lock()
+	leaving := cl.gate.leaving
+	cl.gate.mu.Unlock()
+	if !leaving || !slices.Contains(pl.Members(), cl.name) {
+		return pl
+	}
+	return cluster.NewPlacement(slices.DeleteFunc(pl.Members(), func(m string) bool { return m == cl.name }))
+}
+
+// placementChanged runs on the membership's goroutine after every change:
+// it sends away the state of the shards lost and starts waiting for that
+// of the shards gained.
+func (cl *clusterNode) placementChanged(next *cluster.Placement) {
+	cl.gate.mu.Lock()
+	prev := cl.gate.prev
+	cl.gate.prev = next
+	if prev == nil {
+		// The first placement: a node that joined takes its shards over
+		// from the cluster as it was without it.
+		prev = cluster.NewPlacement(slices.DeleteFunc(next.Members(), func(m string) bool { return m == cl.name }))
+	}
+	if cl.gate.leaving {
+		cl.gate.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	alive := next.Members()
+	var lost []int
+	for shard := range cluster.Shards {
+		was, is := prev.Primary(shard), next.Primary(shard)
+		switch {
+		case was == cl.name && is != cl.name && is != "":
+			lost = append(lost, shard)
+		case is == cl.name && was != cl.name && was != "" && slices.Contains(alive, was):
+			if at, ok := cl.gate.received[shard]; ok && now.Sub(at) < laneWait {
+				continue // its state came before this node saw the change
+			}
+			cl.gate.awaiting[shard] = &awaitedShard{from: was, deadline: now.Add(laneWait),
+				persons: make(chan struct{}), visitors: make(chan struct{})}
+		}
+	}
+	cl.gate.mu.Unlock()
+	if len(lost) > 0 {
+		cl.wg.Add(1)
+		go func() {
+			defer cl.wg.Done()
+			cl.handOverShards(next, lost)
+		}()
+	}
+}
+
+// handOverShards hands shards this node lost to their primaries under pl:
+// first the persons' dispatch state, then, once the events of their
+// visitors begun here are decided, the visitors.
+func (cl *clusterNode) handOverShards(pl *cluster.Placement, shards []int) {
+	cl.sendLaneState(pl, shards)
+	// Then the visitors: once the events begun here are decided.
+	if p := cl.n.committed.Load(); p != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), laneWait)
+		err := p.WaitRouted(ctx)
+		cancel()
+		if err != nil {
+			cl.log.Warn("cluster: handing visitors over before their begun events finished", "err", err)
+		}
+	}
+	cl.sendVisitorsReleased(pl, shards)
+}
+
+// sendVisitorsReleased tells the primaries of shards under pl that this
+// node finished the events of their visitors it had begun.
+func (cl *clusterNode) sendVisitorsReleased(pl *cluster.Placement, shards []int) {
+	byMember := map[string]*clusterpb.LaneState{}
+	for _, s := range shards {
+		m := pl.Primary(s)
+		if byMember[m] == nil {
+			byMember[m] = &clusterpb.LaneState{Visitors: true}
+		}
+		byMember[m].Shards = append(byMember[m].Shards, int32(s))
+	}
+	cl.sendLaneStates(byMember)
+}
+
+// sendLaneState sends the lane sequences of the persons of shards (lost
+// by this node) to their primaries under pl: after the decisions in flight
+// here, and after this node's deliveries of those persons finished (at
+// most laneWait), so that the new owner's deliveries of a person never
+// overtake the old owner's.
+func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int) {
+	<-cl.ready
+	if cl.members == nil {
+		return // the join failed
+	}
+	set := map[int]bool{}
+	for _, s := range shards {
+		set[s] = true
+	}
+	moved := func(lane string) bool { return set[cluster.KeyShard(lane)] }
+	cl.gate.inFlight.Lock() // a barrier: the decisions begun here are made
+	cl.gate.inFlight.Unlock()
+	deadline := time.Now().Add(laneWait)
+	for cl.n.unfinishedOf(moved) > 0 {
+		if time.Now().After(deadline) {
+			cl.log.Warn("cluster: handing persons over with deliveries unfinished here", "unfinished", cl.n.unfinishedOf(moved))
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	seqs, err := cl.n.store.Outbox().LaneSequences(moved)
+	if err != nil {
+		cl.log.Error("cluster: reading the dispatch state to hand over", "err", err)
+		return
+	}
+	byMember := map[string]*clusterpb.LaneState{}
+	for _, s := range shards {
+		m := pl.Primary(s)
+		if byMember[m] == nil {
+			byMember[m] = &clusterpb.LaneState{}
+		}
+		byMember[m].Shards = append(byMember[m].Shards, int32(s))
+	}
+	for lane, seq := range seqs {
+		st := byMember[pl.Primary(cluster.KeyShard(lane))]
+		st.Lanes = append(st.Lanes, lane)
+		st.Seqs = append(st.Seqs, seq)
+	}
+	cl.sendLaneStates(byMember)
+}
+
+// sendLaneStates sends each member its LaneState, retrying a little.
+func (cl *clusterNode) sendLaneStates(byMember map[string]*clusterpb.LaneState) {
+	for member, st := range byMember {
+		var err error
+		for attempt := range 5 {
+			if err = cl.ack(context.Background(), member, st, 5*time.Second); err == nil {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+		}
+		if err != nil {
+			cl.log.Error("cluster: dispatch state not handed over", "member", member, "shards", len(st.Shards), "err", err)
+			continue
+		}
+		if st.Visitors {
+			cl.log.Info("cluster: visitors handed over", "member", member, "shards", len(st.Shards))
+		} else {
+			cl.log.Info("cluster: dispatch state handed over", "member", member, "shards", len(st.Shards), "persons", len(st.Lanes))
+		}
+	}
+}
+
+// onLaneState merges the dispatch state a member handed over and lets
+// decisions for its shards begin.
+func (cl *clusterNode) onLaneState(m *clusterpb.LaneState) proto.Message {
+	seqs := make(map[string]uint64, len(m.Lanes))
+	for i, lane := range m.Lanes {
+		if i < len(m.Seqs) {
+			seqs[lane] = m.Seqs[i]
+		}
+	}
+	if _, err := cl.n.store.Outbox().MergeLaneSequences(seqs); err != nil {
+		return &clusterpb.Ack{Error: err.Error()}
+	}
+	cl.gate.mu.Lock()
+	now := time.Now()
+	for _, s := range m.Shards {
+		a, ok := cl.gate.awaiting[int(s)]
+		switch {
+		case m.Visitors:
+			cl.gate.received[int(s)] = now
+			if ok {
+				closeOnce(a.persons)
+				closeOnce(a.visitors)
+				delete(cl.gate.awaiting, int(s))
+			}
+		case ok:
+			closeOnce(a.persons)
+		}
+	}
+	cl.gate.mu.Unlock()
+	return &clusterpb.Ack{}
+}
+
+// awaitPersons waits until this node may decide for the persons of
+// shard: their state arrived, the previous primary died, or laneWait
+// passed.
+func (cl *clusterNode) awaitPersons(ctx context.Context, shard int) error {
+	return cl.await(ctx, shard, func(a *awaitedShard) chan struct{} { return a.persons })
+}
+
+// awaitVisitors waits until this node may decide for the visitors of
+// shard: the previous primary finished their events it had begun, died,
+// or laneWait passed.
+func (cl *clusterNode) awaitVisitors(ctx context.Context, shard int) error {
+	return cl.await(ctx, shard, func(a *awaitedShard) chan struct{} { return a.visitors })
+}
+
+func (cl *clusterNode) await(ctx context.Context, shard int, ch func(*awaitedShard) chan struct{}) error {
+	cl.gate.mu.Lock()
+	a, ok := cl.gate.awaiting[shard]
+	cl.gate.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	done := ch(a)
+	t := time.NewTimer(time.Until(a.deadline))
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			cl.log.Warn("cluster: going on without the previous owner's hand-over", "shard", shard, "from", a.from)
+			cl.dropAwait(shard, a)
+			return nil
+		case <-cl.members.Changed():
+			if _, alive := cl.members.Member(a.from); !alive {
+				cl.dropAwait(shard, a)
+				return nil
+			}
+		}
+	}
+}
+
+// dropAwait stops waiting for shard's hand-over a.
+func (cl *clusterNode) dropAwait(shard int, a *awaitedShard) {
+	cl.gate.mu.Lock()
+	defer cl.gate.mu.Unlock()
+	if cl.gate.awaiting[shard] == a {
+		closeOnce(a.persons)
+		closeOnce(a.visitors)
+		delete(cl.gate.awaiting, shard)
+	}
+}
+
+// closeOnce closes ch unless it is closed. Caller holds gate.mu.
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// handOverAll is the first step of a graceful leave: stop deciding here,
+// and hand the state of every person this node decided for to the owners
+// the cluster will have without it.
+func (cl *clusterNode) handOverAll() {
+	cl.gate.mu.Lock()
+	cl.gate.leaving = true
+	cl.gate.mu.Unlock()
+	pl := cl.placement() // without this node
+	if len(pl.Members()) == 0 {
+		return // the last member: nobody to hand over to
+	}
+	cl.handOverShards(pl, allShards())
+}
+
+// errNotOwnerHere is returned by dispatchHere for a person this node does
+// not own (any more): the caller asks the owner of the moment.
+var errNotOwnerHere = errors.New("this node does not own the person")
+
+// dispatchHere decides a match for a person this node owns, once the
+// person's dispatch state is here, and never while a hand-over reads it.
+func (cl *clusterNode) dispatchHere(ctx context.Context, ev *firehook.Event, m identity.Match, s webhook.SessionInfo) error {
+	if err := cl.awaitPersons(ctx, personShard(ev.TenantID, m.Person.PersonID)); err != nil {
+		return err
+	}
+	cl.gate.inFlight.RLock()
+	defer cl.gate.inFlight.RUnlock()
+	if cl.personOwner(ev.TenantID, m.Person.PersonID) != cl.name {
+		return errNotOwnerHere
+	}
+	p := cl.n.committed.Load()
+	if p == nil {
+		return errors.New("node starting or stopping")
+	}
+	return p.DispatchHere(ev, m, s)
+}
