@@ -149,9 +149,20 @@ func (cl *clusterNode) close(graceful bool) {
 // its learned links.
 func visitorShard(tenantID, visitorID string) int { return identity.LinkShard(tenantID, visitorID) }
 
-// visitorOwner returns the member that owns (tenant, visitor).
+// visitorOwner returns the member that processes the events of (tenant,
+// visitor) now: its shard's primary, or, while this node takes the shard
+// over and its previous primary has not released the shard's visitors
+// yet, that previous primary (it keeps processing them until it has seen
+// the change and finished what it stored; see cluster_rebalance.go).
 func (cl *clusterNode) visitorOwner(tenantID, visitorID string) string {
-	return cl.orSelf(cl.placement().Primary(visitorShard(tenantID, visitorID)))
+	shard := visitorShard(tenantID, visitorID)
+	owner := cl.orSelf(cl.placement().Primary(shard))
+	if owner == cl.name {
+		if from, ok := cl.visitorsAwaited(shard); ok {
+			return from
+		}
+	}
+	return owner
 }
 
 // orSelf is member, or this node when the placement has no member (the
@@ -167,8 +178,8 @@ func (cl *clusterNode) orSelf(member string) string {
 func visitorKey(tenantID, visitorID string) string { return tenantID + "\x00" + visitorID }
 
 // LocalVisitor implements pipeline.Router.
-func (cl *clusterNode) LocalVisitor(tenantID, visitorID string) bool {
-	return cl.ho.local(tenantID, visitorID)
+func (cl *clusterNode) LocalVisitor(ev *firehook.Event) bool {
+	return cl.heldBefore(ev) || cl.ho.local(ev.TenantID, ev.VisitorID)
 }
 
 // HandOff implements pipeline.Router.

@@ -52,10 +52,26 @@ func (cl *clusterNode) onHandoff(m *clusterpb.Handoff) proto.Message {
 	}
 	evs := make([]*firehook.Event, 0, len(m.Events))
 	ids := make([]string, 0, len(m.Events))
+	var refused []int32
+	owns := map[string]bool{} // one answer per visitor within the batch
 	for i, b := range m.Events {
 		ev, err := persistence.DecodeEvent(b)
 		if err != nil {
 			return &clusterpb.HandoffAck{Error: fmt.Sprintf("event %d: %v", i, err)}
+		}
+		key := visitorKey(ev.TenantID, ev.VisitorID)
+		own, seen := owns[key]
+		if !seen {
+			own = cl.visitorOwner(ev.TenantID, ev.VisitorID) == cl.name
+			owns[key] = own
+		}
+		if !own {
+			// The sender sees the members differently, or this node takes
+			// the visitor over and its previous owner has not released it:
+			// the sender keeps the event and routes it again, so that the
+			// visitor's events meet in one log, in order.
+			refused = append(refused, int32(i))
+			continue
 		}
 		if cl.seen.has(ev.ID) {
 			continue // a resend whose answer was lost: stored already
@@ -69,7 +85,7 @@ func (cl *clusterNode) onHandoff(m *clusterpb.Handoff) proto.Message {
 		return &clusterpb.HandoffAck{Error: err.Error()}
 	}
 	cl.seen.add(ids...)
-	return &clusterpb.HandoffAck{Stored: int32(len(m.Events))}
+	return &clusterpb.HandoffAck{Stored: int32(len(evs)), Refused: refused}
 }
 
 // onDispatch decides a match for a person this node owns.

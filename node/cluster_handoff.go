@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -77,14 +79,17 @@ func (h *handoffs) local(tenantID, visitorID string) bool {
 // add queues events for their owners (or for where their visitor's
 // earlier events went), in order.
 func (h *handoffs) add(evs ...pendingEvent) {
-	var here []func()
-	defer func() { // routing here may wait for an actor to start: not under mu
-		for _, fn := range here {
-			fn()
-		}
-	}()
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	here := h.addLocked(evs)
+	h.mu.Unlock()
+	for _, fn := range here { // may wait for an actor to start: not under mu
+		fn()
+	}
+}
+
+// addLocked is add with mu held; it returns the events' here callbacks
+// to run once mu is released (their visitors are this node's now).
+func (h *handoffs) addLocked(evs []pendingEvent) (here []func()) {
 	for _, pe := range evs {
 		member := h.cl.visitorOwner(pe.ev.TenantID, pe.ev.VisitorID)
 		if s, ok := h.sticky[pe.key]; ok {
@@ -110,6 +115,7 @@ func (h *handoffs) add(evs ...pendingEvent) {
 		default:
 		}
 	}
+	return here
 }
 
 // send is the goroutine of one member's queue: it sends batches in order,
@@ -142,43 +148,70 @@ func (h *handoffs) send(q *handoffQueue) {
 				continue
 			}
 		}
-		err := h.deliver(q.member, batch)
+		refused, err := h.deliver(q.member, batch)
 		h.mu.Lock()
 		if err == nil {
-			q.events = q.events[n:]
-			for _, pe := range batch {
+			// The stored ones are done; the refused ones stay at the head
+			// of the queue, in order, and are routed again below.
+			var stored, kept []pendingEvent
+			for i, pe := range batch {
+				if refused[i] {
+					kept = append(kept, pe)
+					continue
+				}
+				stored = append(stored, pe)
 				h.unstick(pe.key)
 				h.release(pe.ev.ID)
 			}
+			q.events = append(kept, q.events[n:]...)
 			h.mu.Unlock()
-			for _, pe := range batch {
+			for _, pe := range stored {
 				pe.done()
 			}
-			continue
+			if len(kept) == 0 {
+				continue
+			}
+			err = errNotOwner
+		} else {
+			h.mu.Unlock()
 		}
 		// The member did not store them: wait for the membership to
 		// change (or a moment), then route the whole queue again.
-		h.mu.Unlock()
-		h.log.Warn("cluster: handoff failed; retrying", "member", q.member, "events", len(q.events), "err", err)
+		//
+		// A member that says it does not own the visitors is in the middle
+		// of a change of owners (or sees the members differently): ask
+		// again soon. Other failures wait longer.
+		wait := 500 * time.Millisecond
+		if errors.Is(err, errNotOwner) {
+			wait = 50 * time.Millisecond
+			h.log.Debug("cluster: handoff refused by a member that does not own the visitors; routing again", "member", q.member)
+		} else {
+			h.log.Warn("cluster: handoff failed; retrying", "member", q.member, "events", len(q.events), "err", err)
+		}
 		select {
 		case <-h.quit:
 			return
 		case <-h.cl.members.Changed():
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(wait):
 		}
 		h.mu.Lock()
-		if _, alive := h.cl.members.Member(q.member); alive {
+		if _, alive := h.cl.members.Member(q.member); alive && !errors.Is(err, errNotOwner) {
 			h.mu.Unlock()
 			continue // a transient failure: send to it again
 		}
+		// Routed again under mu, so that no newer event of these
+		// visitors slips in ahead of them.
 		rest := q.events
 		q.events = nil
 		delete(h.queues, q.member)
 		for _, pe := range rest {
 			h.unstick(pe.key)
 		}
+		here := h.addLocked(rest)
 		h.mu.Unlock()
-		h.add(rest...)
+		for _, fn := range here {
+			fn()
+		}
 		return
 	}
 }
@@ -219,25 +252,38 @@ func (h *handoffs) unstick(key string) {
 	h.sticky[key] = s
 }
 
-// deliver sends one batch and waits for the member's answer.
-func (h *handoffs) deliver(member string, batch []pendingEvent) error {
+// deliver sends one batch and waits for the member's answer: refused[i]
+// is set for the events it did not store (it does not process their
+// visitors now).
+func (h *handoffs) deliver(member string, batch []pendingEvent) (refused []bool, err error) {
 	msg := &clusterpb.Handoff{From: h.cl.name, Events: make([][]byte, len(batch))}
 	for i, pe := range batch {
 		msg.Events[i] = persistence.EncodeEvent(nil, pe.ev)
 	}
 	reply, err := h.cl.request(context.Background(), member, msg, 10*time.Second)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ack, ok := reply.(*clusterpb.HandoffAck)
 	if !ok {
-		return errReply(reply)
+		return nil, errReply(reply)
 	}
 	if ack.Error != "" {
-		return remoteError(member, ack.Error)
+		return nil, remoteError(member, ack.Error)
 	}
-	return nil
+	refused = make([]bool, len(batch))
+	for _, i := range ack.Refused {
+		if i < 0 || int(i) >= len(batch) {
+			return nil, fmt.Errorf("cluster: %s refused event %d of a batch of %d", member, i, len(batch))
+		}
+		refused[i] = true
+	}
+	return refused, nil
 }
+
+// errNotOwner: the member does not own the visitors of a handoff (its
+// view of the members differs from this node's).
+var errNotOwner = errors.New("the member does not own these visitors")
 
 // pending returns how many events are on their way to other members.
 func (h *handoffs) pending() int {

@@ -14,10 +14,12 @@ import (
 const handoffWait = 2 * time.Second
 
 // clusterIngest is the event log as a clustered node's ingest handler
-// uses it. A page view whose visitor another member owns is stored here
-// (the durable acceptance, as on a lone node), and its 202 waits until
-// the owner has stored it too (one round trip and the owner's fsync, a
-// few milliseconds), at most handoffWait. That makes the order of a
+// uses it. A page view is stored here (the durable acceptance, as on a
+// lone node); when another member is to process it (its visitor's owner,
+// or the previous owner during a change of owners, as the pipeline will
+// route it — asked after the append, since the owners may change during
+// it), the 202 waits until that member has stored it too (one round trip
+// and its fsync, a few milliseconds), at most handoffWait. That makes the order of a
 // visitor's page views the order of their answers, whichever members
 // they reach: a page view sent after another's 202 is stored after it on
 // the owner. When the owner does not answer in time the 202 goes out
@@ -33,13 +35,15 @@ var _ ingest.EventLog = clusterIngest{}
 
 // Append implements ingest.EventLog.
 func (c clusterIngest) Append(ctx context.Context, ev *firehook.Event) error {
-	if c.cl.ho.local(ev.TenantID, ev.VisitorID) {
-		return c.events.Append(ctx, ev)
-	}
-	stored := c.cl.ho.expect(ev.ID)
+	stored := c.cl.ho.expect(ev.ID) // before the append: the feeder may route it at once
 	defer c.cl.ho.forget(ev.ID)
 	if err := c.events.Append(ctx, ev); err != nil {
 		return err
+	}
+	// Asked after the append (the owner may have changed meanwhile): the
+	// answer the feeder gives, or will give, for this event.
+	if c.cl.LocalVisitor(ev) {
+		return nil
 	}
 	t := time.NewTimer(handoffWait)
 	defer t.Stop()

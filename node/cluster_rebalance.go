@@ -50,9 +50,15 @@ type shardGate struct {
 	// hand-over while it reads the state to send.
 	inFlight sync.RWMutex
 
-	// mu guards prev, awaiting, received and leaving.
-	mu       sync.Mutex
-	prev     *cluster.Placement
+	// mu guards prev, held, heldUpTo, awaiting, received and leaving.
+	mu   sync.Mutex
+	prev *cluster.Placement
+	// held is the placement before the last change, and heldUpTo the last
+	// event of the log then: the events this node stored before the change
+	// for visitors it owned are still processed here (heldBefore), before
+	// the new owner goes on with later ones.
+	held     *cluster.Placement
+	heldUpTo uint64
 	awaiting map[int]*awaitedShard
 	received map[int]time.Time // when a shard's complete hand-over last arrived
 	leaving  bool
@@ -100,6 +106,8 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 		cl.gate.mu.Unlock()
 		return
 	}
+	cl.gate.held, cl.gate.heldUpTo = prev, cl.n.store.Events.LastSeq()
+	heldUpTo := cl.gate.heldUpTo
 	now := time.Now()
 	alive := next.Members()
 	var lost []int
@@ -121,20 +129,36 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 		cl.wg.Add(1)
 		go func() {
 			defer cl.wg.Done()
-			cl.handOverShards(next, lost)
+			cl.handOverShards(next, lost, heldUpTo)
 		}()
 	}
 }
 
+// heldBefore reports whether ev is an event this node stored, before the
+// last change of the placement, for a visitor it owned then: it processes
+// such an event itself (its new owner waits for that; see handOverShards),
+// so that it keeps its place before the visitor's later events, which
+// reach the new owner directly.
+func (cl *clusterNode) heldBefore(ev *firehook.Event) bool {
+	cl.gate.mu.Lock()
+	defer cl.gate.mu.Unlock()
+	if cl.gate.held == nil || ev.Seq == 0 || ev.Seq > cl.gate.heldUpTo || cl.gate.leaving {
+		return false
+	}
+	return cl.gate.held.Primary(visitorShard(ev.TenantID, ev.VisitorID)) == cl.name
+}
+
 // handOverShards hands shards this node lost to their primaries under pl:
-// first the persons' dispatch state, then, once the events of their
-// visitors begun here are decided, the visitors.
-func (cl *clusterNode) handOverShards(pl *cluster.Placement, shards []int) {
+// first the persons' dispatch state, then, once the events up to heldUpTo
+// (those it stored for the shards' visitors before the change) are
+// decided, the visitors.
+func (cl *clusterNode) handOverShards(pl *cluster.Placement, shards []int, heldUpTo uint64) {
 	cl.sendLaneState(pl, shards)
-	// Then the visitors: once the events begun here are decided.
+	// Then the visitors: once the events stored here for them before the
+	// change are decided.
 	if p := cl.n.committed.Load(); p != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), laneWait)
-		err := p.WaitRouted(ctx)
+		err := p.WaitProcessed(ctx, heldUpTo)
 		cancel()
 		if err != nil {
 			cl.log.Warn("cluster: handing visitors over before their begun events finished", "err", err)
@@ -257,6 +281,24 @@ func (cl *clusterNode) onLaneState(m *clusterpb.LaneState) proto.Message {
 	return &clusterpb.Ack{}
 }
 
+// visitorsAwaited returns the previous primary of shard when this node
+// took the shard over and the previous primary has not released its
+// visitors yet.
+func (cl *clusterNode) visitorsAwaited(shard int) (string, bool) {
+	cl.gate.mu.Lock()
+	defer cl.gate.mu.Unlock()
+	a, ok := cl.gate.awaiting[shard]
+	if !ok || time.Now().After(a.deadline) {
+		return "", false
+	}
+	select {
+	case <-a.visitors:
+		return "", false
+	default:
+		return a.from, true
+	}
+}
+
 // awaitPersons waits until this node may decide for the persons of
 // shard: their state arrived, the previous primary died, or laneWait
 // passed.
@@ -331,7 +373,7 @@ func (cl *clusterNode) handOverAll() {
 	if len(pl.Members()) == 0 {
 		return // the last member: nobody to hand over to
 	}
-	cl.handOverShards(pl, allShards())
+	cl.handOverShards(pl, allShards(), cl.n.store.Events.LastSeq())
 }
 
 // errNotOwnerHere is returned by dispatchHere for a person this node does

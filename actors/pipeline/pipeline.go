@@ -207,7 +207,7 @@ func (p *Pipeline) Start() error {
 func (p *Pipeline) route(a visitor.Arrival) error {
 	ev := a.Event
 	p.track.add(ev.Seq)
-	if r := p.cfg.Router; r != nil && !r.LocalVisitor(ev.TenantID, ev.VisitorID) {
+	if r := p.cfg.Router; r != nil && !r.LocalVisitor(ev) {
 		r.HandOff(ev, func() { p.track.finish(ev.Seq) }, func() {
 			if err := p.routeHere(a); err != nil && !errors.Is(err, actors.ErrClosed) {
 				p.cfg.Log.Error("pipeline: event not routed", "event", ev.ID, "seq", ev.Seq, "err", err)
@@ -324,12 +324,12 @@ func (p *Pipeline) deliverMsg(id string, msg any) {
 	}
 }
 
-// WaitRouted waits until every event routed so far (to an actor here or
-// handed to another member) is done, or ctx ends: how a member that gives
-// up visitors lets their earlier events finish before their new owner
-// goes on.
-func (p *Pipeline) WaitRouted(ctx context.Context) error {
-	target := p.track.lastAdded()
+// WaitProcessed waits until every event up to log sequence seq is done
+// (processed here or stored by the member it was handed to), or ctx ends:
+// how a member that gives up visitors lets the events it stored for them
+// finish before their new owner goes on.
+func (p *Pipeline) WaitProcessed(ctx context.Context, seq uint64) error {
+	target := seq
 	for {
 		if mark, _ := p.track.value(); mark >= target {
 			return nil

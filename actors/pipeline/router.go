@@ -17,8 +17,10 @@ import (
 // Its methods are called concurrently: LocalVisitor and HandOff on the
 // feeder goroutine, Dispatch on visitor actors.
 type Router interface {
-	// LocalVisitor reports whether this node owns (tenant, visitor).
-	LocalVisitor(tenantID, visitorID string) bool
+	// LocalVisitor reports whether this node processes ev, an event of its
+	// log: as the owner of ev's (tenant, visitor), or as its previous owner
+	// for an event stored before the owner changed.
+	LocalVisitor(ev *firehook.Event) bool
 	// HandOff hands an event this node stored to its visitor's owner, and
 	// returns at once. It calls done once the owner has stored the event
 	// durably, or here when ownership moved to this node meanwhile (the

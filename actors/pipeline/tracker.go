@@ -12,7 +12,6 @@ type tracker struct {
 	mark  uint64              // every event ≤ mark is done
 	queue []uint64            // queue[head:]: added and not yet below the mark, in order
 	head  int                 // start of the live part of queue
-	last  uint64              // the highest seq added
 	done  map[uint64]struct{} // finished, not yet below the mark
 	// freed is signalled (capacity 1) when finished events made room:
 	// the feeder waits on it when too many are outstanding.
@@ -27,7 +26,6 @@ func newTracker(mark uint64) *tracker {
 func (t *tracker) add(seq uint64) {
 	t.mu.Lock()
 	t.queue = append(t.queue, seq)
-	t.last = seq
 	t.mu.Unlock()
 }
 
@@ -70,11 +68,4 @@ func (t *tracker) inFlight() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.queue) - t.head - len(t.done)
-}
-
-// lastAdded returns the highest seq added so far.
-func (t *tracker) lastAdded() uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.last
 }
