@@ -4,7 +4,8 @@
 #
 #   go build -o /tmp/fh ./cmd/firehook && scripts/bench-cluster.sh /tmp/fh
 #
-# 1. one node (firehook serve) under `firehook bench` at RATE page views/s;
+# 1. one node (firehook serve) under `firehook bench` at RATE page views/s
+#    (with RAMP=1: the highest sustained rate, from RATE up);
 # 2. three nodes (firehook cluster up --nodes 3) under the same load, the
 #    page views sent to the three in turn; then each member's
 #    firehook_cluster_request_duration_seconds by message (Handoff,
@@ -19,6 +20,11 @@ duration=${DURATION:-20s}
 people=${PEOPLE:-20000}
 token=bench-cluster-token
 bench_flags=(--endpoints 1 --rate "$rate" --duration "$duration" --people "$people" --warmup 3s --raw=false)
+if [ -n "${RAMP:-}" ]; then
+  # RAMP=1: the highest sustained rate instead (steps x1.25 from RATE,
+  # each DURATION long, until the 202 p99 passes 100 ms).
+  bench_flags=(--endpoints 1 --ramp --rate "$rate" --ramp-factor 1.25 --duration "$duration" --people "$people" --raw=false)
+fi
 quiet() { grep -vE '^bench: (setting|warm|step)'; }
 # cpu PIDS... prints the user+system CPU seconds the processes used so far.
 cpu() {
