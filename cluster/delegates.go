@@ -63,6 +63,10 @@ func (d *aliveDelegate) NotifyAlive(peer *memberlist.Node) error {
 	if meta.Protocol != Protocol {
 		return fmt.Errorf("peer %s speaks protocol %d, this node %d", peer.Name, meta.Protocol, Protocol)
 	}
+	if peer.Name != d.cfg.Name {
+		(*Membership)(d).noteMeta(peer.Name, meta)
+		(*Membership)(d).signal()
+	}
 	return nil
 }
 

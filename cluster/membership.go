@@ -30,6 +30,9 @@ type Meta struct {
 	// Admin and Ingest are the node's admin and public listeners.
 	Admin  string `json:"m,omitempty"`
 	Ingest string `json:"i,omitempty"`
+	// Boot is when this life of the node started (Unix nanoseconds, set
+	// by Join): of two metadata of one name, the later life's wins.
+	Boot int64 `json:"b,omitempty"`
 }
 
 // Protocol is the version of the messages this build sends (clusterpb);
@@ -134,6 +137,7 @@ func (c *MembershipConfig) withDefaults() error {
 		return fmt.Errorf("cluster: Meta.Actor is required: %w", ErrConfig)
 	}
 	c.Meta.Protocol = Protocol
+	c.Meta.Boot = time.Now().UnixNano()
 	return nil
 }
 
@@ -150,10 +154,15 @@ type Membership struct {
 	refreshMu sync.Mutex  // serialises refresh and the OnChange calls
 	notify    atomic.Bool // Join returned: OnChange may be called
 
-	// mu guards members and watch.
+	// mu guards members, fresh and watch.
 	mu      sync.Mutex
 	members map[string]*Member
-	watch   chan struct{} // closed at the next change
+	// fresh is the metadata of each peer's latest life seen in any alive
+	// message: memberlist keeps a restarted peer's previous metadata until
+	// an alive message with a higher incarnation than the previous life's
+	// arrives, which can take long; refresh prefers the later life's.
+	fresh map[string]Meta
+	watch chan struct{} // closed at the next change
 
 	kick    chan struct{} // capacity 1: memberlist reported an event
 	quit    chan struct{}
@@ -175,7 +184,7 @@ func Join(cfg MembershipConfig) (*Membership, error) {
 	if len(meta) > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("cluster: node metadata is %d bytes, over gossip's %d: %w", len(meta), memberlist.MetaMaxSize, ErrConfig)
 	}
-	m := &Membership{cfg: cfg, log: cfg.Log, meta: meta, members: map[string]*Member{},
+	m := &Membership{cfg: cfg, log: cfg.Log, meta: meta, members: map[string]*Member{}, fresh: map[string]Meta{},
 		watch: make(chan struct{}), kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	m.placement.Store(NewPlacement([]string{cfg.Name}))
 
@@ -290,6 +299,11 @@ func (m *Membership) refresh() {
 		live = append(live, n.Name)
 		var meta Meta
 		_ = json.Unmarshal(n.Meta, &meta) // checked by the alive delegate
+		m.mu.Lock()
+		if f, ok := m.fresh[n.Name]; ok && f.Boot > meta.Boot {
+			meta = f
+		}
+		m.mu.Unlock()
 		if m.setMember(n.Name, n.Address(), state, meta, now) {
 			changed = true
 		}
@@ -340,6 +354,17 @@ func (m *Membership) setMember(name, addr, state string, meta Meta, now time.Tim
 	}
 	cur.State, cur.Gossip, cur.Meta = state, addr, meta
 	return true
+}
+
+// noteMeta records a peer's metadata from an alive message, if it is of a
+// later life than what is recorded. Called from memberlist's callbacks:
+// it takes only mu.
+func (m *Membership) noteMeta(name string, meta Meta) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.fresh[name]; !ok || meta.Boot > f.Boot {
+		m.fresh[name] = meta
+	}
 }
 
 // signal asks run to refresh; it never blocks (memberlist callbacks).

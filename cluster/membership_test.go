@@ -119,3 +119,29 @@ func TestMembership_RefusesOversizedMetadata(t *testing.T) {
 		t.Fatal("600-byte metadata accepted")
 	}
 }
+
+// A member that crashes and starts again on the same gossip address with
+// new metadata (its actor transport got a new port) is seen alive again,
+// with the new metadata.
+func TestMembership_RestartedMemberIsSeenWithItsNewMetadata(t *testing.T) {
+	a := startMember(t, "a", "")
+	b := startMember(t, "b", "", a.GossipAddr())
+	addr := b.GossipAddr()
+	waitFor(t, 3*time.Second, "two members", func() bool { return len(a.Placement().Members()) == 2 })
+	for life := range 3 {
+		b.Shutdown()
+		waitFor(t, 3*time.Second, "b dead", func() bool { return len(a.Placement().Members()) == 1 })
+		actor := fmt.Sprintf("127.0.0.1:%d", 9000+life)
+		var err error
+		b, err = Join(MembershipConfig{Name: "b", GossipListen: addr, Join: []string{a.GossipAddr()},
+			Meta: Meta{Version: "test", Actor: actor}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Shutdown)
+		waitFor(t, 5*time.Second, "b alive again with its new actor address "+actor, func() bool {
+			m, ok := a.Member("b")
+			return ok && m.Meta.Actor == actor
+		})
+	}
+}
