@@ -397,3 +397,19 @@ func (cl *clusterNode) dispatchHere(ctx context.Context, ev *firehook.Event, m i
 	}
 	return p.DispatchHere(ev, m, s)
 }
+
+// replicateLane copies a decision's dispatch state — the person's lane
+// sequence — to the other owner of the person's shard, which takes the
+// person over if this node dies: no second First Match, and the sequence
+// goes on (pipeline.Config.Replicate). Without another owner (a cluster
+// of one) there is nothing to do.
+func (cl *clusterNode) replicateLane(personKey string, seq uint64) error {
+	owners := cl.placement().ShardOwners(cluster.KeyShard(personKey))
+	for _, m := range owners {
+		if m == cl.name {
+			continue
+		}
+		return cl.ack(context.Background(), m, &clusterpb.LaneState{Lanes: []string{personKey}, Seqs: []uint64{seq}}, 2*time.Second)
+	}
+	return nil
+}

@@ -320,6 +320,7 @@ func (n *Node) startPipeline() error {
 		}
 		cl := n.cluster
 		pc.Router = cl
+		pc.Replicate = cl.replicateLane
 		pc.Matcher = identity.NewMatcherWith(clusterSource{cl}, n.sup)
 		// Persons, hence deliveries, spread evenly over the members: each
 		// keeps to its share of an endpoint's limits.

@@ -52,6 +52,14 @@ type Config struct {
 	// IdleTimeout is how long an actor waits for work before it
 	// passivates. Default 1 min.
 	IdleTimeout time.Duration
+	// Replicate, when set, copies a decision's dispatch state — the
+	// person's lane (firehook.PersonKey) and its sequence now — to where it
+	// must survive this node (a cluster's other owner of the person's
+	// shard). It is called after the decision is stored and before its
+	// deliveries are handed on, so that no webhook goes out whose First
+	// Match or sequence a crash of this node could make again. An error
+	// is logged; the deliveries go on.
+	Replicate func(personKey string, seq uint64) error
 	// Observe, when set, is told of each dispatch that succeeded: the
 	// decision, how many deliveries it made (or, replayed, found) and how
 	// long the decision, the payload and the outbox write took (metrics).
@@ -110,6 +118,11 @@ func (a *Actor) dispatch(w *Work) error {
 		return fmt.Errorf("person %s: %w", a.id, err)
 	}
 	failpoint.Hit("person.after-dispatch")
+	if a.cfg.Replicate != nil {
+		if err := a.cfg.Replicate(firehook.PersonKey(ev.TenantID, w.Match.Person.PersonID), dec.Sequence); err != nil {
+			a.cfg.log().Warn("person: dispatch state not replicated", "person", a.id, "seq", dec.Sequence, "err", err)
+		}
+	}
 	if a.cfg.Observe != nil {
 		a.cfg.Observe(ev, dec, len(dels), time.Since(start))
 	}

@@ -80,6 +80,9 @@ type Config struct {
 	// DispatchTimeout bounds a visitor actor's wait for its person actor.
 	// Default 30 s.
 	DispatchTimeout time.Duration
+	// Replicate, when set, copies each decision's dispatch state where it
+	// survives this node (see person.Config.Replicate). Nil: not copied.
+	Replicate func(personKey string, seq uint64) error
 	// Router, when set, spreads the work over a cluster: events whose
 	// visitor another member owns are handed to it, matches whose person
 	// another member owns are dispatched there. Nil: this node does all.
@@ -146,6 +149,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.ep.Defaults() // before producers run on several goroutines
 	p.person = person.Config{
+		Replicate:   cfg.Replicate,
 		Store:       cfg.Store,
 		Endpoints:   cfg.Store.Config,
 		Deliver:     p.deliver,

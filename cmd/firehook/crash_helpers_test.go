@@ -57,7 +57,7 @@ type crashClient struct {
 // in v.sends. The first page views carry the visitor's email, until one
 // of them is accepted; later ones only the visitor id (a learned link).
 func (c *crashClient) send(ingest string, v *crashVisitor, phase int) crashSend {
-	s := crashSend{url: fmt.Sprintf("https://crash.test/%s/%d", v.vid, len(v.sends)+1), email: !v.emailAccepted, phase: phase}
+	s := crashSend{url: fmt.Sprintf("https://crash.test/%s/%d", v.vid, len(v.sends)+1), email: !v.emailAccepted, phase: phase, target: ingest}
 	body := map[string]any{"site": c.siteKey, "vid": v.vid, "url": s.url, "title": "Crash test",
 		"ts": time.Now().UnixMilli()}
 	if s.email {

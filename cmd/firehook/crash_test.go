@@ -46,6 +46,7 @@ type crashSend struct {
 	status int
 	id     string // the event id of a 202
 	err    error
+	target string // the ingest URL it was sent to
 }
 
 func (s crashSend) accepted() bool { return s.status == http.StatusAccepted && s.id != "" }
