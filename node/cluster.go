@@ -184,6 +184,10 @@ func (cl *clusterNode) LocalVisitor(ev *firehook.Event) bool {
 
 // HandOff implements pipeline.Router.
 func (cl *clusterNode) HandOff(ev *firehook.Event, done func(), here func()) {
+	// This node does not process the event: if it comes back (the owners
+	// changed again), it must be stored again, not taken for a resend of
+	// one stored here.
+	cl.seen.remove(ev.ID)
 	cl.ho.add(pendingEvent{ev: ev, key: visitorKey(ev.TenantID, ev.VisitorID), done: done, here: here})
 }
 

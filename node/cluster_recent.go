@@ -39,3 +39,10 @@ func (r *recentIDs) add(ids ...string) {
 		r.next = (r.next + 1) % len(r.ring)
 	}
 }
+
+// remove forgets id (its slot in the ring is reused in turn).
+func (r *recentIDs) remove(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.ids, id)
+}

@@ -24,4 +24,8 @@ func TestRecentIDs_RemembersTheLastNAndForgetsTheOldest(t *testing.T) {
 	if len(r.ids) != 3 {
 		t.Fatalf("%d ids kept, want 3", len(r.ids))
 	}
+	r.remove("99")
+	if r.has("99") || !r.has("98") {
+		t.Fatal("remove forgot the wrong id")
+	}
 }

@@ -161,6 +161,7 @@ func New(cfg Config) (*Pipeline, error) {
 		p.person.Observe = cfg.Observer.Dispatched
 	}
 	p.visitor = visitor.ActorConfig{
+		Unordered:   cfg.Router != nil,
 		Store:       cfg.Store,
 		Matcher:     cfg.Matcher,
 		Session:     cfg.Session,

@@ -38,6 +38,14 @@ type ActorConfig struct {
 	// processed: dispatched, or dropped (no match, suppressed). An event
 	// that is not reported is processed again after a restart. Required.
 	Done func(seq uint64)
+	// Unordered says that a visitor's events may reach its actor out of
+	// the order of this node's log (a cluster: an event handed to another
+	// member and back comes after later ones). The actor then does not
+	// take an event whose sequence is below its state's for a replay of
+	// one already applied: it applies it (the dispatch decision is
+	// idempotent by event id; the session's counters may count a replayed
+	// page view twice). False on a lone node: a replay is skipped.
+	Unordered bool
 	// Passivate stops the actor (actors.System.Stop) after IdleTimeout
 	// without events. Nil: never.
 	Passivate func(id string)
@@ -125,7 +133,7 @@ func (a *Actor) handle(ev *firehook.Event, committedAt time.Time) error {
 	if err := a.load(); err != nil {
 		return err
 	}
-	if ev.Seq != 0 && ev.Seq <= a.seq {
+	if ev.Seq != 0 && ev.Seq <= a.seq && !a.cfg.Unordered {
 		a.cfg.Done(ev.Seq) // a replay of an event already applied
 		return nil
 	}
