@@ -130,14 +130,9 @@ func (c Config) advertised(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// close stops handing off, gossip and the transport; graceful announces
-// the departure first (when leaveCluster did not).
-func (cl *clusterNode) close(graceful bool) {
-	if graceful {
-		if err := cl.members.Leave(2 * time.Second); err != nil {
-			cl.log.Warn("cluster: leave", "err", err)
-		}
-	}
+// close stops handing off, gossip and the transport (a graceful stop
+// left the cluster before: leaveCluster).
+func (cl *clusterNode) close() {
 	cl.ho.close()
 	cl.members.Shutdown()
 	cl.wg.Wait()
@@ -215,20 +210,12 @@ func (cl *clusterNode) Dispatch(ctx context.Context, ev *firehook.Event, m ident
 			if err = cl.dispatchHere(ctx, ev, m, s); err == nil {
 				return nil
 			}
-		} else if reply, rerr := cl.request(ctx, owner, req, 5*time.Second); rerr != nil {
-			err = rerr
+		} else if ack, cerr := call[*clusterpb.Ack](ctx, cl, owner, req, 5*time.Second); cerr != nil {
+			err = cerr
+		} else if !ack.NotOwner {
+			return nil
 		} else {
-			ack, ok := reply.(*clusterpb.Ack)
-			switch {
-			case !ok:
-				err = errReply(reply)
-			case ack.Error == "" && !ack.NotOwner:
-				return nil
-			case ack.NotOwner:
-				err = fmt.Errorf("cluster: %s does not own person %s", owner, m.Person.PersonID)
-			default:
-				err = remoteError(owner, ack.Error)
-			}
+			err = fmt.Errorf("cluster: %s does not own person %s", owner, m.Person.PersonID)
 		}
 		cl.log.Debug("cluster: dispatch failed; asking again", "owner", owner, "err", err)
 		select {
@@ -247,6 +234,31 @@ func (cl *clusterNode) request(ctx context.Context, member string, msg proto.Mes
 		return nil, fmt.Errorf("cluster: %s is not a live member: %w", member, cluster.ErrUnreachable)
 	}
 	return cl.tr.Request(ctx, mem.Meta.Actor, msg, timeout)
+}
+
+// reply is what every answer between members carries: an error message
+// when the request failed there.
+type reply interface {
+	proto.Message
+	GetError() string
+}
+
+// call sends msg to member and returns its answer as an R, or the error
+// of the request, of the answer's type, or the one the member answered.
+func call[R reply](ctx context.Context, cl *clusterNode, member string, msg proto.Message, timeout time.Duration) (R, error) {
+	var zero R
+	res, err := cl.request(ctx, member, msg, timeout)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := res.(R)
+	if !ok {
+		return zero, errReply(res)
+	}
+	if e := r.GetError(); e != "" {
+		return zero, remoteError(member, e)
+	}
+	return r, nil
 }
 
 // errReply is the error for a reply of an unexpected type.

@@ -123,18 +123,7 @@ func (cl *clusterNode) ack(ctx context.Context, member string, msg proto.Message
 
 // ackOf is ack that also returns the Ack.
 func (cl *clusterNode) ackOf(ctx context.Context, member string, msg proto.Message, timeout time.Duration) (*clusterpb.Ack, error) {
-	reply, err := cl.request(ctx, member, msg, timeout)
-	if err != nil {
-		return nil, err
-	}
-	ack, ok := reply.(*clusterpb.Ack)
-	switch {
-	case !ok:
-		return nil, errReply(reply)
-	case ack.Error != "":
-		return nil, remoteError(member, ack.Error)
-	}
-	return ack, nil
+	return call[*clusterpb.Ack](ctx, cl, member, msg, timeout)
 }
 
 // graphCluster is the admin API's view of the cluster's graph; nil when

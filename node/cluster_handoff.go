@@ -260,16 +260,9 @@ func (h *handoffs) deliver(member string, batch []pendingEvent) (refused []bool,
 	for i, pe := range batch {
 		msg.Events[i] = persistence.EncodeEvent(nil, pe.ev)
 	}
-	reply, err := h.cl.request(context.Background(), member, msg, 10*time.Second)
+	ack, err := call[*clusterpb.HandoffAck](context.Background(), h.cl, member, msg, 10*time.Second)
 	if err != nil {
 		return nil, err
-	}
-	ack, ok := reply.(*clusterpb.HandoffAck)
-	if !ok {
-		return nil, errReply(reply)
-	}
-	if ack.Error != "" {
-		return nil, remoteError(member, ack.Error)
 	}
 	refused = make([]bool, len(batch))
 	for _, i := range ack.Refused {

@@ -120,16 +120,9 @@ func (s clusterSource) lookup(ctx context.Context, member string, ids []identity
 	for i, id := range ids {
 		req.Ids[i] = wireID(id)
 	}
-	reply, err := s.cl.request(ctx, member, req, clusterLookupTimeout)
+	lr, err := call[*clusterpb.LookupReply](ctx, s.cl, member, req, clusterLookupTimeout)
 	if err != nil {
 		return nil, err
-	}
-	lr, ok := reply.(*clusterpb.LookupReply)
-	if !ok {
-		return nil, errReply(reply)
-	}
-	if lr.Error != "" {
-		return nil, remoteError(member, lr.Error)
 	}
 	hits := make([]identity.Hit, 0, len(lr.Hits))
 	for _, h := range lr.Hits {

@@ -83,16 +83,9 @@ func (p clusterPeers) query(ctx context.Context, member, what string, args any) 
 	if err != nil {
 		return nil, err
 	}
-	reply, err := p.cl.request(ctx, member, &clusterpb.Query{What: what, Args: b}, peerTimeout)
+	qr, err := call[*clusterpb.QueryReply](ctx, p.cl, member, &clusterpb.Query{What: what, Args: b}, peerTimeout)
 	if err != nil {
 		return nil, err
-	}
-	qr, ok := reply.(*clusterpb.QueryReply)
-	if !ok {
-		return nil, errReply(reply)
-	}
-	if qr.Error != "" {
-		return nil, remoteError(member, qr.Error)
 	}
 	return qr.Json, nil
 }

@@ -112,16 +112,12 @@ func (n *Node) ClusterStatus(ctx context.Context) ClusterStatus {
 
 // remoteStats asks member for its NodeStats; nil when it does not answer.
 func (cl *clusterNode) remoteStats(ctx context.Context, member string) *NodeStats {
-	reply, err := cl.request(ctx, member, &clusterpb.Query{What: "stats"}, time.Second)
+	body, err := clusterPeers{cl}.query(ctx, member, "stats", nil)
 	if err != nil {
 		return nil
 	}
-	qr, ok := reply.(*clusterpb.QueryReply)
-	if !ok || qr.Error != "" {
-		return nil
-	}
 	var st NodeStats
-	if json.Unmarshal(qr.Json, &st) != nil {
+	if json.Unmarshal(body, &st) != nil {
 		return nil
 	}
 	return &st

@@ -334,7 +334,7 @@ func (n *Node) startPipeline() error {
 		gateSlots = n.cfg.MaxRequests
 	}
 	if n.metrics, err = n.newMetrics(sys, pc.Matcher, pc.Endpoint, gateSlots); err != nil {
-		n.closeCluster(false)
+		n.closeCluster()
 		_ = sys.Close(context.Background())
 		n.client.Close()
 		return err
@@ -347,7 +347,7 @@ func (n *Node) startPipeline() error {
 	}
 	if n.pipe, err = pipeline.New(pc); err != nil {
 		n.metrics.Close()
-		n.closeCluster(false)
+		n.closeCluster()
 		_ = sys.Close(context.Background())
 		n.client.Close()
 		return err
@@ -370,16 +370,15 @@ func (n *Node) stopPipeline(ctx context.Context) error {
 	n.metrics.Close()
 	err := n.pipe.Close(ctx)
 	n.client.Close()
-	n.closeCluster(false)
+	n.closeCluster()
 	return err
 }
 
 // closeCluster stops the node's part of the cluster, if any (after its
-// pipeline: visitor actors may be waiting on members). graceful announces
-// the departure first.
-func (n *Node) closeCluster(graceful bool) {
+// pipeline: visitor actors may be waiting on members).
+func (n *Node) closeCluster() {
 	if n.cluster != nil {
-		n.cluster.close(graceful)
+		n.cluster.close()
 		n.cluster = nil
 	}
 }

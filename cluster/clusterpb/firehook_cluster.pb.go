@@ -92,10 +92,9 @@ func (x *Handoff) GetEvents() [][]byte {
 // HandoffAck answers a Handoff: the receiver durably stored every event
 // but those listed in refused (unless error is set: then none).
 type HandoffAck struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Stored   int32                  `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
-	Error    string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	NotOwner bool                   `protobuf:"varint,3,opt,name=not_owner,json=notOwner,proto3" json:"not_owner,omitempty"` // unused; refused lists the events instead
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Stored int32                  `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
+	Error  string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	// refused are the indexes of the events whose visitors the receiver
 	// does not process now (it does not own them, or not yet): the sender
 	// keeps them, in order, and routes them again.
@@ -146,13 +145,6 @@ func (x *HandoffAck) GetError() string {
 		return x.Error
 	}
 	return ""
-}
-
-func (x *HandoffAck) GetNotOwner() bool {
-	if x != nil {
-		return x.NotOwner
-	}
-	return false
 }
 
 func (x *HandoffAck) GetRefused() []int32 {
@@ -1017,13 +1009,12 @@ const file_firehook_cluster_proto_rawDesc = "" +
 	"\x16firehook_cluster.proto\x12\x10firehook.cluster\"5\n" +
 	"\aHandoff\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x16\n" +
-	"\x06events\x18\x02 \x03(\fR\x06events\"q\n" +
+	"\x06events\x18\x02 \x03(\fR\x06events\"Z\n" +
 	"\n" +
 	"HandoffAck\x12\x16\n" +
 	"\x06stored\x18\x01 \x01(\x05R\x06stored\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\x12\x1b\n" +
-	"\tnot_owner\x18\x03 \x01(\bR\bnotOwner\x12\x18\n" +
-	"\arefused\x18\x04 \x03(\x05R\arefused\"6\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12\x18\n" +
+	"\arefused\x18\x04 \x03(\x05R\arefusedJ\x04\b\x03\x10\x04\"6\n" +
 	"\n" +
 	"Identifier\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +

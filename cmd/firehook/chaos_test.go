@@ -101,30 +101,11 @@ func TestCluster_Chaos_KillsUnderLoadLoseNothing(t *testing.T) {
 		}
 		return out
 	}
-	for _, p := range procs() {
-		pollUntil(t, 5*time.Second, "three members alive", func() bool {
-			alive := 0
-			for _, m := range getCluster(t, p).Members {
-				if m.State == "alive" {
-					alive++
-				}
-			}
-			return alive == 3
-		})
-	}
+	waitAllAlive(t, procs())
 	rc := testkit.NewReceiver(t, nil)
 	_, siteKey, _, secret := crashSetup(t, members[0].p, clusterToken, rc.URL)
 	visitors := crashPeople(t, members[0].p, clusterToken, 30)
-	pollUntil(t, 3*time.Second, "the site on every member", func() bool {
-		for _, p := range procs() {
-			r := testkit.Do(t, http.DefaultClient, "POST", p.ingest+"/v1/collect",
-				stringsReader(`{"site":"`+siteKey+`","vid":"warmup","url":"https://crash.test/warmup"}`), "Content-Type", "application/json")
-			if r.Status != http.StatusAccepted {
-				return false
-			}
-		}
-		return true
-	})
+	waitSiteOnEveryMember(t, procs(), siteKey)
 
 	c := &crashClient{client: &http.Client{Timeout: 5 * time.Second}, siteKey: siteKey}
 	load := startClusterLoad(t, c, visitors, procs())

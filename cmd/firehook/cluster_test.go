@@ -98,19 +98,40 @@ func startCluster(t *testing.T, n int) []*proc {
 			seed = gossip
 		}
 	}
+	waitAllAlive(t, nodes)
+	return nodes
+}
+
+// waitAllAlive polls until every member sees every member alive.
+func waitAllAlive(t *testing.T, nodes []*proc) {
+	t.Helper()
 	for _, p := range nodes {
 		pollUntil(t, 5*time.Second, p.admin+" sees every member alive", func() bool {
-			v := getCluster(t, p)
 			alive := 0
-			for _, m := range v.Members {
+			for _, m := range getCluster(t, p).Members {
 				if m.State == cluster.StateAlive {
 					alive++
 				}
 			}
-			return alive == n
+			return alive == len(nodes)
 		})
 	}
-	return nodes
+}
+
+// waitSiteOnEveryMember polls until every member accepts a page view of
+// the site (its configuration reached them all).
+func waitSiteOnEveryMember(t *testing.T, nodes []*proc, siteKey string) {
+	t.Helper()
+	pollUntil(t, 3*time.Second, "the site on every member", func() bool {
+		for _, p := range nodes {
+			r := testkit.Do(t, http.DefaultClient, "POST", p.ingest+"/v1/collect",
+				stringsReader(`{"site":"`+siteKey+`","vid":"warmup","url":"https://crash.test/warmup"}`), "Content-Type", "application/json")
+			if r.Status != http.StatusAccepted {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // Cluster I with real processes: three members join; configuration
@@ -429,16 +450,7 @@ func TestCluster_MemberLeavesUnderLoad_NothingLost(t *testing.T) {
 	rc := testkit.NewReceiver(t, nil)
 	_, siteKey, _, secret := crashSetup(t, nodes[0], clusterToken, rc.URL)
 	visitors := crashPeople(t, nodes[0], clusterToken, 24)
-	pollUntil(t, 3*time.Second, "site on every member", func() bool {
-		for _, p := range nodes {
-			r := testkit.Do(t, http.DefaultClient, "POST", p.ingest+"/v1/collect",
-				stringsReader(`{"site":"`+siteKey+`","vid":"warmup","url":"https://crash.test/warmup"}`), "Content-Type", "application/json")
-			if r.Status != http.StatusAccepted {
-				return false
-			}
-		}
-		return true
-	})
+	waitSiteOnEveryMember(t, nodes, siteKey)
 
 	c := &crashClient{client: &http.Client{Timeout: 10 * time.Second}, siteKey: siteKey}
 	load := startClusterLoad(t, c, visitors, nodes)

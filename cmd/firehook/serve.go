@@ -141,11 +141,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 func parsePrefixes(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
+	for _, part := range splitList(s) {
 		p, err := netip.ParsePrefix(part)
 		if err != nil {
 			a, aerr := netip.ParseAddr(part)
