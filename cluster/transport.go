@@ -144,7 +144,8 @@ func (t *Transport) receive(c actor.Context) {
 var ErrUnreachable = errors.New("member unreachable")
 
 // Request sends msg to the node whose actor address is addr and waits for
-// its reply, at most timeout (and no longer than ctx).
+// its reply, at most timeout, and no longer than ctx: cancelling ctx ends
+// the wait (the request may still arrive).
 func (t *Transport) Request(ctx context.Context, addr string, msg proto.Message, timeout time.Duration) (proto.Message, error) {
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
@@ -154,7 +155,29 @@ func (t *Transport) Request(ctx context.Context, addr string, msg proto.Message,
 	}
 	start := time.Now()
 	f := t.sys.Root.RequestFuture(actor.NewPID(addr, routerName), msg, timeout)
-	res, err := f.Result()
+	var res any
+	var err error
+	if ctx.Done() == nil {
+		res, err = f.Result()
+	} else {
+		// The future cannot be cancelled: a goroutine waits for it (at
+		// most timeout) while the caller goes on at ctx's end.
+		type result struct {
+			v   any
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			v, err := f.Result()
+			got <- result{v, err}
+		}()
+		select {
+		case r := <-got:
+			res, err = r.v, r.err
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	if t.cfg.Observe != nil {
 		t.cfg.Observe(string(msg.ProtoReflect().Descriptor().Name()), time.Since(start), err)
 	}

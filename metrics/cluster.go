@@ -18,6 +18,9 @@ type ClusterSource struct {
 	// ShardsAwaiting returns the shards taken over whose previous owner
 	// has not handed them over yet.
 	ShardsAwaiting func() int
+	// ReplicasHeld returns the copies of other members' unfinished
+	// deliveries this node holds (nil: 0).
+	ReplicasHeld func() int
 }
 
 // clusterBuckets are the buckets of a request to another member: loopback
@@ -27,8 +30,9 @@ var clusterBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 
 // clusterMetrics are registered when Config.Cluster is set.
 type clusterMetrics struct {
-	requests *prometheus.HistogramVec
-	failures *prometheus.CounterVec
+	requests  *prometheus.HistogramVec
+	failures  *prometheus.CounterVec
+	takenOver prometheus.Counter
 }
 
 func newClusterMetrics(src *ClusterSource) (*clusterMetrics, []prometheus.Collector) {
@@ -38,16 +42,24 @@ func newClusterMetrics(src *ClusterSource) (*clusterMetrics, []prometheus.Collec
 			Buckets: clusterBuckets}, []string{"message"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "cluster_request_failures_total",
 			Help: "Requests to other members that got no answer in time, by message."}, []string{"message"}),
+		takenOver: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "cluster_deliveries_taken_over_total",
+			Help: "Unfinished deliveries of dead members this node took over from its copies."}),
 	}
 	gauge := func(name, help string, fn func() int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help},
 			func() float64 { return float64(fn()) })
 	}
-	return cm, []prometheus.Collector{cm.requests, cm.failures,
+	cs := []prometheus.Collector{cm.requests, cm.failures, cm.takenOver,
 		gauge("cluster_members", "Members of the cluster this node counts as live (alive or suspect).", src.Members),
 		gauge("cluster_handoff_pending", "Events this node accepted that are on their way to their visitor's owner.", src.HandoffPending),
 		gauge("cluster_shards_awaiting_handover", "Shards this node took over whose previous owner has not handed them over yet.", src.ShardsAwaiting),
 	}
+	held := src.ReplicasHeld
+	if held == nil {
+		held = func() int { return 0 }
+	}
+	cs = append(cs, gauge("cluster_replicas_held", "Copies of other members' unfinished deliveries this node holds, to take over if their member dies.", held))
+	return cm, cs
 }
 
 // ObserveClusterRequest records a request this node made to another
@@ -62,4 +74,11 @@ func (m *Metrics) ObserveClusterRequest(message string, took time.Duration, err 
 		return
 	}
 	m.cluster.requests.WithLabelValues(message).Observe(took.Seconds())
+}
+
+// ObserveTakeover counts n deliveries of a dead member taken over here.
+func (m *Metrics) ObserveTakeover(n int) {
+	if m.cluster != nil {
+		m.cluster.takenOver.Add(float64(n))
+	}
 }

@@ -59,7 +59,9 @@ type clusterNode struct {
 	ho      *handoffs
 	seen    *recentIDs // event ids handed to this node lately
 	gate    shardGate
-	wg      sync.WaitGroup // hand-overs in flight
+	wg      sync.WaitGroup // hand-overs, takeovers and the done reporter
+	done    replicaDone    // finished deliveries to report to their copies' holders
+	stop    chan struct{}  // closed by close: stops the done reporter
 	// refusing is set while the node leaves: members keep the events
 	// they would hand it.
 	refusing atomic.Bool
@@ -93,6 +95,7 @@ func (n *Node) startCluster(sys *actors.System) error {
 	cl := &clusterNode{n: n, name: n.cfg.Name, log: log, tr: tr, seen: newRecentIDs(1 << 16)}
 	cl.gate.awaiting, cl.gate.received = map[int]*awaitedShard{}, map[int]time.Time{}
 	cl.ready = make(chan struct{})
+	cl.done.pending, cl.stop = map[string][]string{}, make(chan struct{})
 	cl.ho = newHandoffs(cl)
 	cl.register()
 	mc := cc.Membership
@@ -109,6 +112,8 @@ func (n *Node) startCluster(sys *actors.System) error {
 	}
 	cl.members = members
 	close(cl.ready)
+	cl.wg.Add(1)
+	go cl.reportDone(cl.stop)
 	n.cluster = cl
 	cl.watchConfig()
 	log.Info("cluster: joined", "node", cl.name, "gossip", cl.members.GossipAddr(), "actors", tr.Addr(),
@@ -135,6 +140,7 @@ func (c Config) advertised(addr string) string {
 func (cl *clusterNode) close() {
 	cl.ho.close()
 	cl.members.Shutdown()
+	close(cl.stop)
 	cl.wg.Wait()
 	cl.tr.Close()
 }
@@ -233,7 +239,32 @@ func (cl *clusterNode) request(ctx context.Context, member string, msg proto.Mes
 	if !ok {
 		return nil, fmt.Errorf("cluster: %s is not a live member: %w", member, cluster.ErrUnreachable)
 	}
-	return cl.tr.Request(ctx, mem.Meta.Actor, msg, timeout)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go cl.cancelWhenGone(rctx, cancel, member, mem.Meta.Boot)
+	res, err := cl.tr.Request(rctx, mem.Meta.Actor, msg, timeout)
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		err = fmt.Errorf("cluster: %s died or restarted during the request: %w: %w", member, cluster.ErrUnreachable, err)
+	}
+	return res, err
+}
+
+// cancelWhenGone cancels a request to member (in the life that started at
+// boot) when the member dies or restarts: its answer will not come, and
+// the caller should not wait out the timeout (a handoff's 10 s, a
+// dispatch's 30 s) to learn it.
+func (cl *clusterNode) cancelWhenGone(ctx context.Context, cancel context.CancelFunc, member string, boot int64) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-cl.members.Changed():
+		}
+		if mem, ok := cl.members.Member(member); !ok || mem.Meta.Boot != boot {
+			cancel()
+			return
+		}
+	}
 }
 
 // reply is what every answer between members carries: an error message
@@ -339,17 +370,28 @@ func (n *Node) unfinishedDeliveries() int {
 // whose (tenant, person) key keep accepts.
 func (n *Node) unfinishedOf(keep func(personKey string) bool) int {
 	count := 0
+	if err := n.eachUnfinished(func(d *firehook.Delivery) {
+		if keep(d.PersonKey) {
+			count++
+		}
+	}); err != nil {
+		return count + 1 // unknown: not finished
+	}
+	return count
+}
+
+// eachUnfinished calls fn with each of this node's deliveries not yet
+// delivered or failed.
+func (n *Node) eachUnfinished(fn func(d *firehook.Delivery)) error {
 	for _, ep := range n.store.Config.Endpoints("") {
 		after := ""
 		for {
 			items, next, err := n.store.Outbox().Pending(ep.ID, after, 1000)
 			if err != nil {
-				return count + 1 // unknown: not finished
+				return err
 			}
-			for _, d := range items {
-				if keep(d.PersonKey) {
-					count++
-				}
+			for i := range items {
+				fn(&items[i])
 			}
 			if next == "" {
 				break
@@ -357,7 +399,7 @@ func (n *Node) unfinishedOf(keep func(personKey string) bool) int {
 			after = next
 		}
 	}
-	return count
+	return nil
 }
 
 // observeClusterRequest is the transport's Observe hook: the node's
@@ -377,6 +419,14 @@ func (cl *clusterNode) metricsSource() *metrics.ClusterSource {
 			cl.gate.mu.Lock()
 			defer cl.gate.mu.Unlock()
 			return len(cl.gate.awaiting)
+		},
+		ReplicasHeld: func() int {
+			counts, _ := cl.n.store.Outbox().ReplicaCounts()
+			total := 0
+			for _, c := range counts {
+				total += c
+			}
+			return total
 		},
 	}
 }

@@ -30,6 +30,10 @@ func (cl *clusterNode) register() {
 	handle(cl, cl.onConfigChanges)
 	handle(cl, cl.onQuery)
 	handle(cl, cl.onLaneState)
+	handle(cl, cl.onReplica)
+	handle(cl, cl.onReplicaDone)
+	handle(cl, cl.onTakenOverQuery)
+	handle(cl, cl.onTakenOverDone)
 }
 
 // handle registers fn, run once the node joined.

@@ -111,6 +111,7 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 	now := time.Now()
 	alive := next.Members()
 	var lost []int
+	adopting := map[string][]int{} // dead member → shards this node takes its deliveries over for
 	for shard := range cluster.Shards {
 		was, is := prev.Primary(shard), next.Primary(shard)
 		switch {
@@ -122,6 +123,31 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 			}
 			cl.gate.awaiting[shard] = &awaitedShard{from: was, deadline: now.Add(laneWait),
 				persons: make(chan struct{}), visitors: make(chan struct{})}
+		case is == cl.name && was != cl.name && was != "":
+			// The previous primary died: its deliveries are taken over
+			// from their copies on its other owner (cluster_takeover.go)
+			// before this node decides for the shard's persons.
+			backup := ""
+			if owners := prev.ShardOwners(shard); len(owners) > 1 {
+				backup = owners[1]
+			}
+			from := backup
+			if backup == cl.name {
+				adopting[was] = append(adopting[was], shard)
+			} else if backup == "" || !slices.Contains(alive, backup) {
+				continue // nobody holds the copies: they resume when the member is back
+			}
+			visitors := make(chan struct{})
+			close(visitors) // nobody is finishing the shard's visitors' events
+			cl.gate.awaiting[shard] = &awaitedShard{from: from, deadline: now.Add(laneWait),
+				persons: make(chan struct{}), visitors: visitors}
+		}
+	}
+	// Copies this node holds for shards whose new primary is another
+	// member go to it.
+	for _, m := range prev.Members() {
+		if !slices.Contains(alive, m) && m != cl.name && adopting[m] == nil {
+			adopting[m] = []int{}
 		}
 	}
 	cl.gate.mu.Unlock()
@@ -130,6 +156,13 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 		go func() {
 			defer cl.wg.Done()
 			cl.handOverShards(next, lost, heldUpTo)
+		}()
+	}
+	for dead, mine := range adopting {
+		cl.wg.Add(1)
+		go func() {
+			defer cl.wg.Done()
+			cl.takeOver(dead, prev, next, mine)
 		}()
 	}
 }
@@ -388,7 +421,7 @@ func (cl *clusterNode) dispatchHere(ctx context.Context, ev *firehook.Event, m i
 	}
 	cl.gate.inFlight.RLock()
 	defer cl.gate.inFlight.RUnlock()
-	if cl.personOwner(ev.TenantID, m.Person.PersonID) != cl.name {
+	if cl.personOwner(ev.TenantID, m.Person.PersonID) != cl.name || !cl.gatedOwner(personShard(ev.TenantID, m.Person.PersonID)) {
 		return errNotOwnerHere
 	}
 	p := cl.n.committed.Load()
@@ -398,18 +431,12 @@ func (cl *clusterNode) dispatchHere(ctx context.Context, ev *firehook.Event, m i
 	return p.DispatchHere(ev, m, s)
 }
 
-// replicateLane copies a decision's dispatch state — the person's lane
-// sequence — to the other owner of the person's shard, which takes the
-// person over if this node dies: no second First Match, and the sequence
-// goes on (pipeline.Config.Replicate). Without another owner (a cluster
-// of one) there is nothing to do.
-func (cl *clusterNode) replicateLane(personKey string, seq uint64) error {
-	owners := cl.placement().ShardOwners(cluster.KeyShard(personKey))
-	for _, m := range owners {
-		if m == cl.name {
-			continue
-		}
-		return cl.ack(context.Background(), m, &clusterpb.LaneState{Lanes: []string{personKey}, Seqs: []uint64{seq}}, 2*time.Second)
-	}
-	return nil
+// gatedOwner reports whether this node is the primary of shard in the
+// placement the gate last took in (placementChanged): the membership
+// publishes a placement a moment before the gate has set up the waits it
+// brings, and no decision may slip into that moment.
+func (cl *clusterNode) gatedOwner(shard int) bool {
+	cl.gate.mu.Lock()
+	defer cl.gate.mu.Unlock()
+	return cl.gate.prev != nil && cl.gate.prev.Primary(shard) == cl.name
 }

@@ -320,7 +320,8 @@ func (n *Node) startPipeline() error {
 		}
 		cl := n.cluster
 		pc.Router = cl
-		pc.Replicate = cl.replicateLane
+		pc.Replicate = cl.replicate
+		pc.Endpoint.Observer = chainObservers(pc.Endpoint.Observer, cl.deliveriesFinished)
 		pc.Matcher = identity.NewMatcherWith(clusterSource{cl}, n.sup)
 		// Persons, hence deliveries, spread evenly over the members: each
 		// keeps to its share of an endpoint's limits.
@@ -351,6 +352,13 @@ func (n *Node) startPipeline() error {
 		_ = sys.Close(context.Background())
 		n.client.Close()
 		return err
+	}
+	if n.cluster != nil {
+		// Before the endpoint actors load this node's unfinished
+		// deliveries: drop those that members took over while it was down.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.cluster.catchUpTakenOver(ctx)
+		cancel()
 	}
 	n.committed.Store(n.pipe)
 	if err := n.pipe.Start(); err != nil {

@@ -35,6 +35,11 @@ const (
 	prefixDlvStatus   = "dvs/" // dvs/<endpoint>/<status>/<delivery id> → empty: the same by status; TTL
 	prefixDlvQueue    = "dvq/" // dvq/<endpoint>/<priority byte><delivery id> → empty: unfinished deliveries only
 
+	// Copies of other members' deliveries, and their takeover
+	// (outbox_replica.go). Member names hold no "/".
+	prefixReplica   = "dr/" // dr/<member>/<delivery id> → EncodeDelivery: a copy of a member's unfinished delivery; TTL (ReplicaRetention)
+	prefixTakenOver = "dt/" // dt/<member>/<event id> → dispatchRecord: a decision of member taken over here; TTL
+
 	// The visitor actors' state (visitors.go).
 	prefixVisitor = "vs/" // vs/<tenant>/<visitor id> → last applied event seq (8 bytes big-endian) + visitor.State binary
 )

@@ -53,13 +53,14 @@ type Config struct {
 	// passivates. Default 1 min.
 	IdleTimeout time.Duration
 	// Replicate, when set, copies a decision's dispatch state — the
-	// person's lane (firehook.PersonKey) and its sequence now — to where it
+	// person's lane (firehook.PersonKey), its sequence now, and the
+	// event's deliveries (with payloads) — to where it
 	// must survive this node (a cluster's other owner of the person's
 	// shard). It is called after the decision is stored and before its
 	// deliveries are handed on, so that no webhook goes out whose First
 	// Match or sequence a crash of this node could make again. An error
 	// is logged; the deliveries go on.
-	Replicate func(personKey string, seq uint64) error
+	Replicate func(personKey string, seq uint64, deliveries []firehook.Delivery) error
 	// Observe, when set, is told of each dispatch that succeeded: the
 	// decision, how many deliveries it made (or, replayed, found) and how
 	// long the decision, the payload and the outbox write took (metrics).
@@ -119,7 +120,7 @@ func (a *Actor) dispatch(w *Work) error {
 	}
 	failpoint.Hit("person.after-dispatch")
 	if a.cfg.Replicate != nil {
-		if err := a.cfg.Replicate(firehook.PersonKey(ev.TenantID, w.Match.Person.PersonID), dec.Sequence); err != nil {
+		if err := a.cfg.Replicate(firehook.PersonKey(ev.TenantID, w.Match.Person.PersonID), dec.Sequence, dels); err != nil {
 			a.cfg.log().Warn("person: dispatch state not replicated", "person", a.id, "seq", dec.Sequence, "err", err)
 		}
 	}

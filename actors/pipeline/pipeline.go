@@ -82,7 +82,7 @@ type Config struct {
 	DispatchTimeout time.Duration
 	// Replicate, when set, copies each decision's dispatch state where it
 	// survives this node (see person.Config.Replicate). Nil: not copied.
-	Replicate func(personKey string, seq uint64) error
+	Replicate func(personKey string, seq uint64, deliveries []firehook.Delivery) error
 	// Router, when set, spreads the work over a cluster: events whose
 	// visitor another member owns are handed to it, matches whose person
 	// another member owns are dispatched there. Nil: this node does all.
@@ -282,6 +282,20 @@ func (p *Pipeline) DispatchHere(ev *firehook.Event, m identity.Match, s webhook.
 		return actors.ErrClosed
 	case <-t.C:
 		return fmt.Errorf("person actor %s did not answer within %s", id, p.cfg.DispatchTimeout)
+	}
+}
+
+// Enqueue hands deliveries stored in the outbox by other means than a
+// decision here (taken over from a dead member) to their endpoint actors.
+func (p *Pipeline) Enqueue(ds []firehook.Delivery) {
+	byEndpoint := map[string][]firehook.Delivery{}
+	for _, d := range ds {
+		if !d.Status.Finished() {
+			byEndpoint[d.EndpointID] = append(byEndpoint[d.EndpointID], d)
+		}
+	}
+	for id, eds := range byEndpoint {
+		p.deliver(id, eds)
 	}
 }
 

@@ -1002,6 +1002,420 @@ func (x *LaneState) GetVisitors() bool {
 	return false
 }
 
+// Replica copies a decision that the sender (the primary of the person's
+// shard) made to the shard's other owner before its webhooks go out: the
+// person's lane sequence and the event's unfinished deliveries. With
+// adopt set it hands a dead member's copies instead (from names that
+// member) to the member that now decides for their persons, which takes
+// them over; shards then lists the shards whose takeover it completes.
+// Answered with an Ack.
+type Replica struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	Lanes         []string               `protobuf:"bytes,2,rep,name=lanes,proto3" json:"lanes,omitempty"`
+	Seqs          []uint64               `protobuf:"varint,3,rep,packed,name=seqs,proto3" json:"seqs,omitempty"`     // seqs[i] is lanes[i]'s
+	Deliveries    [][]byte               `protobuf:"bytes,4,rep,name=deliveries,proto3" json:"deliveries,omitempty"` // persistence.EncodeDelivery
+	Adopt         bool                   `protobuf:"varint,5,opt,name=adopt,proto3" json:"adopt,omitempty"`
+	Shards        []int32                `protobuf:"varint,6,rep,packed,name=shards,proto3" json:"shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Replica) Reset() {
+	*x = Replica{}
+	mi := &file_firehook_cluster_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Replica) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Replica) ProtoMessage() {}
+
+func (x *Replica) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Replica.ProtoReflect.Descriptor instead.
+func (*Replica) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Replica) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Replica) GetLanes() []string {
+	if x != nil {
+		return x.Lanes
+	}
+	return nil
+}
+
+func (x *Replica) GetSeqs() []uint64 {
+	if x != nil {
+		return x.Seqs
+	}
+	return nil
+}
+
+func (x *Replica) GetDeliveries() [][]byte {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *Replica) GetAdopt() bool {
+	if x != nil {
+		return x.Adopt
+	}
+	return false
+}
+
+func (x *Replica) GetShards() []int32 {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
+// ReplicaDone tells the holder of copies of the sender's deliveries that
+// they finished (delivered or failed): it drops the copies. Not answered.
+type ReplicaDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	Ids           []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaDone) Reset() {
+	*x = ReplicaDone{}
+	mi := &file_firehook_cluster_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaDone) ProtoMessage() {}
+
+func (x *ReplicaDone) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaDone.ProtoReflect.Descriptor instead.
+func (*ReplicaDone) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReplicaDone) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReplicaDone) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// TakenOverQuery asks a member which decisions of member it took over
+// while member was down, how far the persons of member's unfinished
+// deliveries went on there, and which of those deliveries it holds
+// copies of. A member that comes back asks before its own deliveries
+// resume. Answered with a TakenOverReply.
+type TakenOverQuery struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// lanes lists the persons of member's unfinished deliveries, and
+	// deliveries their ids: the answer says how far each person's sequence
+	// went here, and which of the deliveries this member holds copies of.
+	Lanes         []string `protobuf:"bytes,2,rep,name=lanes,proto3" json:"lanes,omitempty"`
+	Deliveries    []string `protobuf:"bytes,3,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TakenOverQuery) Reset() {
+	*x = TakenOverQuery{}
+	mi := &file_firehook_cluster_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TakenOverQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TakenOverQuery) ProtoMessage() {}
+
+func (x *TakenOverQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TakenOverQuery.ProtoReflect.Descriptor instead.
+func (*TakenOverQuery) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TakenOverQuery) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *TakenOverQuery) GetLanes() []string {
+	if x != nil {
+		return x.Lanes
+	}
+	return nil
+}
+
+func (x *TakenOverQuery) GetDeliveries() []string {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+// TakenOver is one decision taken over: its event, type, sequence,
+// person and delivery ids (persistence.TakenOver).
+type TakenOver struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Sequence      uint64                 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	PersonKey     string                 `protobuf:"bytes,4,opt,name=person_key,json=personKey,proto3" json:"person_key,omitempty"`
+	Deliveries    []string               `protobuf:"bytes,5,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TakenOver) Reset() {
+	*x = TakenOver{}
+	mi := &file_firehook_cluster_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TakenOver) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TakenOver) ProtoMessage() {}
+
+func (x *TakenOver) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TakenOver.ProtoReflect.Descriptor instead.
+func (*TakenOver) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *TakenOver) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *TakenOver) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *TakenOver) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *TakenOver) GetPersonKey() string {
+	if x != nil {
+		return x.PersonKey
+	}
+	return ""
+}
+
+func (x *TakenOver) GetDeliveries() []string {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+// TakenOverReply answers a TakenOverQuery.
+type TakenOverReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decisions     []*TakenOver           `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Seqs          []uint64               `protobuf:"varint,3,rep,packed,name=seqs,proto3" json:"seqs,omitempty"` // seqs[i] is the lane sequence here of the query's lanes[i]
+	Held          []string               `protobuf:"bytes,4,rep,name=held,proto3" json:"held,omitempty"`         // the query's deliveries this member holds copies of
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TakenOverReply) Reset() {
+	*x = TakenOverReply{}
+	mi := &file_firehook_cluster_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TakenOverReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TakenOverReply) ProtoMessage() {}
+
+func (x *TakenOverReply) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TakenOverReply.ProtoReflect.Descriptor instead.
+func (*TakenOverReply) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *TakenOverReply) GetDecisions() []*TakenOver {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+func (x *TakenOverReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TakenOverReply) GetSeqs() []uint64 {
+	if x != nil {
+		return x.Seqs
+	}
+	return nil
+}
+
+func (x *TakenOverReply) GetHeld() []string {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+// TakenOverDone tells a member that member reconciled the decisions of
+// these events: it forgets its notes of them. Answered with an Ack.
+type TakenOverDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	EventIds      []string               `protobuf:"bytes,2,rep,name=event_ids,json=eventIds,proto3" json:"event_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TakenOverDone) Reset() {
+	*x = TakenOverDone{}
+	mi := &file_firehook_cluster_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TakenOverDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TakenOverDone) ProtoMessage() {}
+
+func (x *TakenOverDone) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TakenOverDone.ProtoReflect.Descriptor instead.
+func (*TakenOverDone) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *TakenOverDone) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *TakenOverDone) GetEventIds() []string {
+	if x != nil {
+		return x.EventIds
+	}
+	return nil
+}
+
 var File_firehook_cluster_proto protoreflect.FileDescriptor
 
 const file_firehook_cluster_proto_rawDesc = "" +
@@ -1075,7 +1489,42 @@ const file_firehook_cluster_proto_rawDesc = "" +
 	"\x06shards\x18\x01 \x03(\x05R\x06shards\x12\x14\n" +
 	"\x05lanes\x18\x02 \x03(\tR\x05lanes\x12\x12\n" +
 	"\x04seqs\x18\x03 \x03(\x04R\x04seqs\x12\x1a\n" +
-	"\bvisitors\x18\x04 \x01(\bR\bvisitorsB0Z.github.com/firehook/firehook/cluster/clusterpbb\x06proto3"
+	"\bvisitors\x18\x04 \x01(\bR\bvisitors\"\x95\x01\n" +
+	"\aReplica\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x14\n" +
+	"\x05lanes\x18\x02 \x03(\tR\x05lanes\x12\x12\n" +
+	"\x04seqs\x18\x03 \x03(\x04R\x04seqs\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\x04 \x03(\fR\n" +
+	"deliveries\x12\x14\n" +
+	"\x05adopt\x18\x05 \x01(\bR\x05adopt\x12\x16\n" +
+	"\x06shards\x18\x06 \x03(\x05R\x06shards\"3\n" +
+	"\vReplicaDone\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"^\n" +
+	"\x0eTakenOverQuery\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x14\n" +
+	"\x05lanes\x18\x02 \x03(\tR\x05lanes\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\x03 \x03(\tR\n" +
+	"deliveries\"\x95\x01\n" +
+	"\tTakenOver\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
+	"\bsequence\x18\x03 \x01(\x04R\bsequence\x12\x1d\n" +
+	"\n" +
+	"person_key\x18\x04 \x01(\tR\tpersonKey\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\x05 \x03(\tR\n" +
+	"deliveries\"\x89\x01\n" +
+	"\x0eTakenOverReply\x129\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x1b.firehook.cluster.TakenOverR\tdecisions\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12\x12\n" +
+	"\x04seqs\x18\x03 \x03(\x04R\x04seqs\x12\x12\n" +
+	"\x04held\x18\x04 \x03(\tR\x04held\"D\n" +
+	"\rTakenOverDone\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1b\n" +
+	"\tevent_ids\x18\x02 \x03(\tR\beventIdsB0Z.github.com/firehook/firehook/cluster/clusterpbb\x06proto3"
 
 var (
 	file_firehook_cluster_proto_rawDescOnce sync.Once
@@ -1089,7 +1538,7 @@ func file_firehook_cluster_proto_rawDescGZIP() []byte {
 	return file_firehook_cluster_proto_rawDescData
 }
 
-var file_firehook_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_firehook_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_firehook_cluster_proto_goTypes = []any{
 	(*Handoff)(nil),         // 0: firehook.cluster.Handoff
 	(*HandoffAck)(nil),      // 1: firehook.cluster.HandoffAck
@@ -1107,17 +1556,24 @@ var file_firehook_cluster_proto_goTypes = []any{
 	(*Query)(nil),           // 13: firehook.cluster.Query
 	(*QueryReply)(nil),      // 14: firehook.cluster.QueryReply
 	(*LaneState)(nil),       // 15: firehook.cluster.LaneState
+	(*Replica)(nil),         // 16: firehook.cluster.Replica
+	(*ReplicaDone)(nil),     // 17: firehook.cluster.ReplicaDone
+	(*TakenOverQuery)(nil),  // 18: firehook.cluster.TakenOverQuery
+	(*TakenOver)(nil),       // 19: firehook.cluster.TakenOver
+	(*TakenOverReply)(nil),  // 20: firehook.cluster.TakenOverReply
+	(*TakenOverDone)(nil),   // 21: firehook.cluster.TakenOverDone
 }
 var file_firehook_cluster_proto_depIdxs = []int32{
 	2,  // 0: firehook.cluster.LookupRequest.ids:type_name -> firehook.cluster.Identifier
 	2,  // 1: firehook.cluster.Hit.id:type_name -> firehook.cluster.Identifier
 	4,  // 2: firehook.cluster.LookupReply.hits:type_name -> firehook.cluster.Hit
 	11, // 3: firehook.cluster.ConfigChanges.changes:type_name -> firehook.cluster.ConfigChange
-	4,  // [4:4] is the sub-list for method output_type
-	4,  // [4:4] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	19, // 4: firehook.cluster.TakenOverReply.decisions:type_name -> firehook.cluster.TakenOver
+	5,  // [5:5] is the sub-list for method output_type
+	5,  // [5:5] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_firehook_cluster_proto_init() }
@@ -1131,7 +1587,7 @@ func file_firehook_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_firehook_cluster_proto_rawDesc), len(file_firehook_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,511 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/actors/endpoint"
+	"github.com/firehook/firehook/cluster"
+	"github.com/firehook/firehook/cluster/clusterpb"
+	"github.com/firehook/firehook/persistence"
+)
+
+// Pending deliveries survive the death of their member.
+//
+// Before a person's webhooks go out, the member deciding for the person
+// (the primary of its shard) copies the decision to the shard's other
+// owner: the lane sequence and the event's unfinished deliveries with
+// their payloads (replicate → onReplica → Outbox.PutReplicas). When a
+// delivery finishes, the primary tells the holder to drop its copy
+// (ReplicaDone, batched every replicaDoneEvery).
+//
+// When a primary dies, each holder of its copies hands them, shard by
+// shard, to the shard's new primary — itself, usually (takeOver): the new
+// primary adopts them into its own outbox (Outbox.Adopt) and its endpoint
+// actors send them, before it decides anything new for those persons
+// (the shards are gated until the adoption is done). A person's later
+// events therefore reach the endpoint after the ones the dead member had
+// not delivered: the sequence never goes backwards.
+//
+// When the dead member comes back it asks every member, before its own
+// endpoint actors start, which of its decisions they took over
+// (catchUpTakenOver), and removes its unfinished copies of those
+// deliveries (Outbox.Reconcile): they are not sent a second time.
+//
+// What can still be sent twice (same event id, same sequence): a delivery
+// the dead member had sent but whose "done" had not reached the holder,
+// and one in flight at the moment of the kill. A member that dies with
+// its copies' holder loses the copies: its deliveries then resume when it
+// comes back, as without replication.
+
+// replicaDoneEvery is how often finished deliveries are reported to the
+// holders of their copies.
+const replicaDoneEvery = 100 * time.Millisecond
+
+// replicaDone batches the ids of finished deliveries per holder.
+type replicaDone struct {
+	mu      sync.Mutex
+	pending map[string][]string // member → delivery ids
+}
+
+// replicateFor bounds how long a decision's copy is retried (the other
+// owner died: the next placement names another) before its webhooks go
+// out without it.
+const replicateFor = 10 * time.Second
+
+// replicate copies a decision — the person's lane sequence and the
+// event's unfinished deliveries — to the other owner of the person's
+// shard (pipeline.Config.Replicate), trying again, with the owner of the
+// moment, until it holds the copy or replicateFor passed. Without another
+// owner (a cluster of one) there is nothing to do.
+func (cl *clusterNode) replicate(personKey string, seq uint64, ds []firehook.Delivery) error {
+	msg := &clusterpb.Replica{From: cl.name, Lanes: []string{personKey}, Seqs: []uint64{seq}}
+	for i := range ds {
+		if !ds[i].Status.Finished() {
+			msg.Deliveries = append(msg.Deliveries, persistence.EncodeDelivery(&ds[i]))
+		}
+	}
+	deadline := time.Now().Add(replicateFor)
+	for {
+		other := ""
+		for _, m := range cl.placement().ShardOwners(cluster.KeyShard(personKey)) {
+			if m != cl.name {
+				other = m
+				break
+			}
+		}
+		if other == "" {
+			return nil
+		}
+		changed := cl.members.Changed()
+		err := cl.ack(context.Background(), other, msg, 2*time.Second)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-changed:
+		case <-time.After(200 * time.Millisecond):
+		case <-cl.stop:
+			return err
+		}
+	}
+}
+
+// onReplica stores a member's copies, or, with Adopt, takes a dead
+// member's deliveries over.
+func (cl *clusterNode) onReplica(m *clusterpb.Replica) proto.Message {
+	seqs := make(map[string]uint64, len(m.Lanes))
+	for i, lane := range m.Lanes {
+		if i < len(m.Seqs) {
+			seqs[lane] = m.Seqs[i]
+		}
+	}
+	ds := make([]firehook.Delivery, 0, len(m.Deliveries))
+	for _, b := range m.Deliveries {
+		d, err := persistence.DecodeDelivery(b)
+		if err != nil {
+			return &clusterpb.Ack{Error: err.Error()}
+		}
+		ds = append(ds, d)
+	}
+	if _, err := cl.n.store.Outbox().MergeLaneSequences(seqs); err != nil {
+		return &clusterpb.Ack{Error: err.Error()}
+	}
+	if !m.Adopt {
+		if err := cl.n.store.Outbox().PutReplicas(m.From, ds); err != nil {
+			return &clusterpb.Ack{Error: err.Error()}
+		}
+		return &clusterpb.Ack{}
+	}
+	if err := cl.adopt(m.From, ds); err != nil {
+		return &clusterpb.Ack{Error: err.Error()}
+	}
+	cl.gate.mu.Lock()
+	for _, s := range m.Shards {
+		if a, ok := cl.gate.awaiting[int(s)]; ok {
+			closeOnce(a.persons)
+			closeOnce(a.visitors)
+			delete(cl.gate.awaiting, int(s))
+		}
+	}
+	cl.gate.mu.Unlock()
+	return &clusterpb.Ack{}
+}
+
+// adopt takes dead member's deliveries ds over and hands them to the
+// endpoint actors (when the pipeline runs; otherwise they start with
+// them).
+func (cl *clusterNode) adopt(member string, ds []firehook.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	adopted, err := cl.n.store.Outbox().Adopt(member, ds)
+	if err != nil {
+		return err
+	}
+	cl.log.Info("cluster: deliveries of a dead member taken over", "member", member, "deliveries", len(adopted))
+	if p := cl.n.committed.Load(); p != nil {
+		p.Enqueue(adopted)
+	}
+	if m := cl.n.clusterMetrics.Load(); m != nil {
+		m.ObserveTakeover(len(adopted))
+	}
+	return nil
+}
+
+// deliveriesFinished is the endpoint actors' observer: the copies of the
+// deliveries that finished are dropped by their holders.
+func (cl *clusterNode) deliveriesFinished(o endpoint.Observation) {
+	pl := cl.placement()
+	cl.done.mu.Lock()
+	defer cl.done.mu.Unlock()
+	for _, d := range o.Deliveries {
+		if !d.Status.Finished() {
+			continue
+		}
+		for _, m := range pl.ShardOwners(cluster.KeyShard(d.PersonKey)) {
+			if m != cl.name {
+				cl.done.pending[m] = append(cl.done.pending[m], d.ID)
+			}
+		}
+	}
+}
+
+// reportDone sends the batched finished ids every replicaDoneEvery until
+// stop closes.
+func (cl *clusterNode) reportDone(stop <-chan struct{}) {
+	defer cl.wg.Done()
+	t := time.NewTicker(replicaDoneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		cl.done.mu.Lock()
+		batch := cl.done.pending
+		cl.done.pending = map[string][]string{}
+		cl.done.mu.Unlock()
+		for member, ids := range batch {
+			if mem, ok := cl.members.Member(member); ok {
+				cl.tr.Send(mem.Meta.Actor, &clusterpb.ReplicaDone{From: cl.name, Ids: ids})
+			}
+		}
+	}
+}
+
+// onReplicaDone drops the copies of a member's finished deliveries.
+func (cl *clusterNode) onReplicaDone(m *clusterpb.ReplicaDone) proto.Message {
+	if err := cl.n.store.Outbox().DropReplicas(m.From, m.Ids); err != nil {
+		cl.log.Warn("cluster: dropping copies of finished deliveries", "member", m.From, "err", err)
+	}
+	return &clusterpb.Ack{}
+}
+
+// takeOver is run, off the membership's goroutine, for a member that
+// died: the copies of its deliveries held here, for the shards it was the
+// primary of and this node their other owner, go to the shards' new
+// primaries: adopted here for the shards this node now decides for
+// (gated until then: see placementChanged), sent to the new primary for
+// the others.
+func (cl *clusterNode) takeOver(dead string, prev, next *cluster.Placement, mine []int) {
+	byPrimary := map[string][]int{}
+	for s := range cluster.Shards {
+		owners := prev.ShardOwners(s)
+		if len(owners) < 2 || owners[0] != dead || owners[1] != cl.name {
+			continue
+		}
+		if p := next.Primary(s); p != "" {
+			byPrimary[p] = append(byPrimary[p], s)
+		}
+	}
+	// This node's own shards first: their decisions wait for it.
+	if shards, ok := byPrimary[cl.name]; ok {
+		ds, err := cl.n.store.Outbox().Replicas(dead, inShards(shards))
+		if err == nil {
+			err = cl.adopt(dead, ds)
+		}
+		if err != nil {
+			cl.log.Error("cluster: taking a dead member's deliveries over", "member", dead, "err", err)
+		}
+	}
+	cl.gate.mu.Lock()
+	for _, s := range mine {
+		if a, ok := cl.gate.awaiting[s]; ok && a.from == cl.name {
+			closeOnce(a.persons)
+			delete(cl.gate.awaiting, s)
+		}
+	}
+	cl.gate.mu.Unlock()
+	for primary, shards := range byPrimary {
+		if primary != cl.name {
+			cl.handOn(dead, primary, shards)
+		}
+	}
+}
+
+// inShards accepts the person keys of shards.
+func inShards(shards []int) func(personKey string) bool {
+	set := make(map[int]bool, len(shards))
+	for _, s := range shards {
+		set[s] = true
+	}
+	return func(lane string) bool { return set[cluster.KeyShard(lane)] }
+}
+
+// handOn sends the copies of dead member's deliveries and the dispatch
+// state of its persons in shards to their new primary, which adopts them.
+func (cl *clusterNode) handOn(dead, primary string, shards []int) {
+	in := inShards(shards)
+	ds, err := cl.n.store.Outbox().Replicas(dead, in)
+	if err != nil {
+		cl.log.Error("cluster: reading the copies of a dead member's deliveries", "member", dead, "err", err)
+		return
+	}
+	seqs, err := cl.n.store.Outbox().LaneSequences(in)
+	if err != nil {
+		cl.log.Error("cluster: reading the dispatch state of a dead member's persons", "member", dead, "err", err)
+		return
+	}
+	msg := &clusterpb.Replica{From: dead, Adopt: true}
+	for _, s := range shards {
+		msg.Shards = append(msg.Shards, int32(s))
+	}
+	for lane, seq := range seqs {
+		msg.Lanes, msg.Seqs = append(msg.Lanes, lane), append(msg.Seqs, seq)
+	}
+	for i := range ds {
+		msg.Deliveries = append(msg.Deliveries, persistence.EncodeDelivery(&ds[i]))
+	}
+	if err := cl.ack(context.Background(), primary, msg, 5*time.Second); err != nil {
+		cl.log.Error("cluster: handing a dead member's deliveries to the new primary", "member", dead, "to", primary, "err", err)
+		return
+	}
+	if err := cl.n.store.Outbox().DropReplicas(dead, deliveryIDs(ds)); err != nil {
+		cl.log.Warn("cluster: dropping copies handed on", "err", err)
+	}
+}
+
+func deliveryIDs(ds []firehook.Delivery) []string {
+	ids := make([]string, len(ds))
+	for i := range ds {
+		ids[i] = ds[i].ID
+	}
+	return ids
+}
+
+// catchUpTakenOver runs when the node starts in a cluster, before its
+// endpoint actors load its unfinished deliveries. Every live member is
+// asked about them:
+//
+//   - deliveries a member took over while this node was down are removed
+//     here (the member sends them; Outbox.Reconcile);
+//   - a decision whose copy never left this node (it died between the
+//     decision and the copy), while the person's sequence went on
+//     elsewhere without it, is void: its deliveries were never sent, and
+//     sending them now would put an old sequence after newer ones. They
+//     are removed with the decision (Outbox.Void), and the event, replayed
+//     from the log, is decided again by the person's owner.
+//
+// A member that does not answer in time is skipped: deliveries may then
+// be sent by both, or out of order.
+func (cl *clusterNode) catchUpTakenOver(ctx context.Context) {
+	mine, err := cl.unfinishedDecisions()
+	if err != nil {
+		cl.log.Error("cluster: reading this node's unfinished deliveries", "err", err)
+	}
+	q := &clusterpb.TakenOverQuery{Member: cl.name}
+	for lane := range mine.lanes {
+		q.Lanes = append(q.Lanes, lane)
+	}
+	for _, d := range mine.byEvent {
+		q.Deliveries = append(q.Deliveries, d.ids...)
+	}
+	members := slices.DeleteFunc(cl.members.Placement().Members(), func(m string) bool { return m == cl.name })
+	var (
+		mu      sync.Mutex
+		known   = map[string]bool{}   // events taken over or held elsewhere
+		seqs    = map[string]uint64{} // how far each lane went elsewhere
+		wg      sync.WaitGroup
+		answers int
+	)
+	for _, member := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := cl.catchUpFrom(ctx, member, q)
+			if err != nil {
+				cl.log.Warn("cluster: catching up with a member failed", "member", member, "err", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			answers++
+			for _, d := range r.Decisions {
+				known[d.EventId] = true
+			}
+			for i, lane := range q.Lanes {
+				if i < len(r.Seqs) {
+					seqs[lane] = max(seqs[lane], r.Seqs[i])
+				}
+			}
+			for _, id := range r.Held {
+				if ev, ok := mine.eventOf[id]; ok {
+					known[ev] = true
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if answers == 0 || len(mine.byEvent) == 0 {
+		return
+	}
+	var candidates []string
+	for ev, d := range mine.byEvent {
+		if !known[ev] && seqs[d.lane] >= d.seq {
+			candidates = append(candidates, ev)
+		}
+	}
+	void := cl.replayable(candidates)
+	if len(void) == 0 {
+		return
+	}
+	removed, err := cl.n.store.Outbox().Void(void)
+	if err != nil {
+		cl.log.Error("cluster: voiding decisions whose persons went on elsewhere", "err", err)
+		return
+	}
+	cl.log.Info("cluster: decisions made just before this node died, never copied, to be made again",
+		"events", len(void), "deliveries_removed_here", removed, "kept", len(candidates)-len(void))
+}
+
+// unfinished is this node's unfinished deliveries, by event.
+type unfinished struct {
+	byEvent map[string]*unfinishedEvent
+	eventOf map[string]string // delivery id → event id
+	lanes   map[string]bool
+}
+
+type unfinishedEvent struct {
+	lane string
+	seq  uint64
+	ids  []string
+}
+
+// unfinishedDecisions lists this node's unfinished deliveries.
+func (cl *clusterNode) unfinishedDecisions() (unfinished, error) {
+	u := unfinished{byEvent: map[string]*unfinishedEvent{}, eventOf: map[string]string{}, lanes: map[string]bool{}}
+	err := cl.n.eachUnfinished(func(d *firehook.Delivery) {
+		e := u.byEvent[d.EventID]
+		if e == nil {
+			e = &unfinishedEvent{lane: d.PersonKey, seq: d.Sequence}
+			u.byEvent[d.EventID] = e
+		}
+		e.ids = append(e.ids, d.ID)
+		u.eventOf[d.ID] = d.EventID
+		u.lanes[d.PersonKey] = true
+	})
+	return u, err
+}
+
+// replayable returns those of eventIDs that the pipeline replays from the
+// log when it starts (after the processed-up-to mark): only their
+// decisions can be made again.
+func (cl *clusterNode) replayable(eventIDs []string) []string {
+	if len(eventIDs) == 0 {
+		return nil
+	}
+	want := make(map[string]bool, len(eventIDs))
+	for _, id := range eventIDs {
+		want[id] = true
+	}
+	mark, err := cl.n.store.ProcessedUpTo()
+	if err != nil {
+		cl.log.Error("cluster: reading the processed-up-to mark", "err", err)
+		return nil
+	}
+	var out []string
+	err = cl.n.store.Events.Scan(mark+1, func(ev *firehook.Event) bool {
+		if want[ev.ID] {
+			out = append(out, ev.ID)
+			delete(want, ev.ID)
+		}
+		return len(want) > 0
+	})
+	if err != nil {
+		cl.log.Error("cluster: reading the log to replay", "err", err)
+		return nil
+	}
+	return out
+}
+
+// catchUpFrom asks member about this node's decisions and reconciles the
+// ones it took over.
+func (cl *clusterNode) catchUpFrom(ctx context.Context, member string, q *clusterpb.TakenOverQuery) (*clusterpb.TakenOverReply, error) {
+	r, err := call[*clusterpb.TakenOverReply](ctx, cl, member, q, 3*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Decisions) == 0 {
+		return r, nil
+	}
+	tos := make([]persistence.TakenOver, 0, len(r.Decisions))
+	ids := make([]string, 0, len(r.Decisions))
+	for _, d := range r.Decisions {
+		tos = append(tos, persistence.TakenOver{EventID: d.EventId, Type: d.Type, Sequence: d.Sequence,
+			PersonKey: d.PersonKey, Deliveries: d.Deliveries})
+		ids = append(ids, d.EventId)
+	}
+	removed, err := cl.n.store.Outbox().Reconcile(tos)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	cl.log.Info("cluster: decisions taken over while this node was down", "member", member,
+		"decisions", len(tos), "deliveries_removed_here", removed)
+	return r, cl.ack(ctx, member, &clusterpb.TakenOverDone{Member: cl.name, EventIds: ids}, 3*time.Second)
+}
+
+// onTakenOverQuery lists the decisions of a member taken over here.
+func (cl *clusterNode) onTakenOverQuery(m *clusterpb.TakenOverQuery) proto.Message {
+	tos, err := cl.n.store.Outbox().TakenOverFrom(m.Member)
+	if err != nil {
+		return &clusterpb.TakenOverReply{Error: err.Error()}
+	}
+	r := &clusterpb.TakenOverReply{Decisions: make([]*clusterpb.TakenOver, 0, len(tos))}
+	for _, to := range tos {
+		r.Decisions = append(r.Decisions, &clusterpb.TakenOver{EventId: to.EventID, Type: to.Type,
+			Sequence: to.Sequence, PersonKey: to.PersonKey, Deliveries: to.Deliveries})
+	}
+	if len(m.Lanes) > 0 {
+		lanes := make(map[string]bool, len(m.Lanes))
+		for _, l := range m.Lanes {
+			lanes[l] = true
+		}
+		seqs, err := cl.n.store.Outbox().LaneSequences(func(l string) bool { return lanes[l] })
+		if err != nil {
+			return &clusterpb.TakenOverReply{Error: err.Error()}
+		}
+		for _, l := range m.Lanes {
+			r.Seqs = append(r.Seqs, seqs[l])
+		}
+	}
+	if r.Held, err = cl.n.store.Outbox().HeldReplicas(m.Member, m.Deliveries); err != nil {
+		return &clusterpb.TakenOverReply{Error: err.Error()}
+	}
+	return r
+}
+
+// onTakenOverDone forgets the notes a member reconciled.
+func (cl *clusterNode) onTakenOverDone(m *clusterpb.TakenOverDone) proto.Message {
+	if err := cl.n.store.Outbox().DropTakenOver(m.Member, m.EventIds); err != nil {
+		return &clusterpb.Ack{Error: err.Error()}
+	}
+	return &clusterpb.Ack{}
+}
