@@ -1,15 +1,11 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,75 +14,8 @@ import (
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/adminclient"
 )
-
-// adminClient calls a node's admin API with the operator token.
-type adminClient struct {
-	base  string // http://host:port, no trailing slash
-	token string
-	hc    *http.Client
-}
-
-// apiError is an admin API error answer.
-type apiError struct {
-	Status  int
-	Code    string `json:"code"`
-	Message string `json:"error"`
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message)
-}
-
-// call sends body (JSON, or an io.Reader sent as it is) and decodes a
-// JSON answer of status want into out (when not nil).
-func (a *adminClient) call(ctx context.Context, method, path string, body any, want int, out any) error {
-	var rd io.Reader
-	ctype := "application/json"
-	switch b := body.(type) {
-	case nil:
-	case io.Reader:
-		rd, ctype = b, "application/x-ndjson"
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode != want {
-		e := &apiError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = strings.TrimSpace(string(raw))
-		}
-		return fmt.Errorf("%s %s: %w", method, path, e)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: decode %q: %w", method, path, raw, err)
-		}
-	}
-	return nil
-}
 
 // endpointKind is how a receiver answers an endpoint's deliveries.
 type endpointKind uint8
@@ -155,7 +84,7 @@ func endpointKinds(n int, pct float64) []endpointKind {
 
 // setupWorld creates tenants, sites and endpoints through the admin API
 // (receiverURL + "/e/INDEX" is each endpoint's URL) and imports the people.
-func setupWorld(ctx context.Context, a *adminClient, cfg *Config, run, receiverURL string) (*world, error) {
+func setupWorld(ctx context.Context, a *adminclient.Client, cfg *Config, run, receiverURL string) (*world, error) {
 	w := &world{run: run, people: cfg.People}
 	nt := (cfg.Endpoints + cfg.EndpointsPerTenant - 1) / cfg.EndpointsPerTenant
 	for i := range nt {
@@ -163,7 +92,7 @@ func setupWorld(ctx context.Context, a *adminClient, cfg *Config, run, receiverU
 		var tv struct {
 			ID string `json:"id"`
 		}
-		if err := a.call(ctx, http.MethodPost, "/v1/tenants",
+		if err := a.Call(ctx, http.MethodPost, "/v1/tenants",
 			map[string]any{"name": fmt.Sprintf("bench %s tenant %d", run, i), "tier": t.tier}, http.StatusCreated, &tv); err != nil {
 			return nil, fmt.Errorf("create tenant: %w", err)
 		}
@@ -171,7 +100,7 @@ func setupWorld(ctx context.Context, a *adminClient, cfg *Config, run, receiverU
 		var sv struct {
 			Key string `json:"key"`
 		}
-		if err := a.call(ctx, http.MethodPost, "/v1/sites", map[string]any{"tenant_id": t.id,
+		if err := a.Call(ctx, http.MethodPost, "/v1/sites", map[string]any{"tenant_id": t.id,
 			"domain": fmt.Sprintf("t%d.%s.bench.example", i, run), "allowed_origins": []string{}, "rate_limit_per_s": 0},
 			http.StatusCreated, &sv); err != nil {
 			return nil, fmt.Errorf("create site: %w", err)
@@ -199,9 +128,9 @@ func setupWorld(ctx context.Context, a *adminClient, cfg *Config, run, receiverU
 		if cfg.MaxInFlight > 0 {
 			body["max_in_flight"] = cfg.MaxInFlight
 		}
-		err := a.call(ctx, http.MethodPost, "/v1/endpoints", body, http.StatusCreated, &ev)
+		err := a.Call(ctx, http.MethodPost, "/v1/endpoints", body, http.StatusCreated, &ev)
 		if err != nil {
-			var ae *apiError
+			var ae *adminclient.APIError
 			if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "private") {
 				err = fmt.Errorf("%w (the receivers are on loopback: start the node with --allow-private-endpoints)", err)
 			}
@@ -288,42 +217,10 @@ func (w *world) record(p int, at time.Time) identity.Record {
 }
 
 // importPeople streams the people as NDJSON to POST /v1/graph/import.
-func (w *world) importPeople(ctx context.Context, a *adminClient) error {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		bw := bufio.NewWriterSize(pw, 256<<10)
-		enc := json.NewEncoder(bw)
-		at := time.Now().UTC().Truncate(time.Second)
-		for p := range w.people {
-			if err := enc.Encode(w.record(p, at)); err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-		}
-		pw.CloseWithError(bw.Flush())
-	}()
-	var res struct {
-		Imported int `json:"imported"`
-		Rejected int `json:"rejected"`
-		Errors   []struct {
-			Line  int    `json:"line"`
-			Error string `json:"error"`
-		} `json:"errors"`
-	}
-	err := a.call(ctx, http.MethodPost, "/v1/graph/import", pr, http.StatusOK, &res)
-	pr.CloseWithError(errors.New("import over")) // unblocks the writer if the answer came early
-	<-done
-	if err != nil {
+func (w *world) importPeople(ctx context.Context, a *adminclient.Client) error {
+	at := time.Now().UTC().Truncate(time.Second)
+	if err := a.ImportGraph(ctx, w.people, func(p int) identity.Record { return w.record(p, at) }); err != nil {
 		return fmt.Errorf("import people: %w", err)
-	}
-	if res.Rejected > 0 || res.Imported != w.people {
-		first := ""
-		if len(res.Errors) > 0 {
-			first = fmt.Sprintf(" (line %d: %s)", res.Errors[0].Line, res.Errors[0].Error)
-		}
-		return fmt.Errorf("import people: %d imported, %d rejected of %d%s", res.Imported, res.Rejected, w.people, first)
 	}
 	return nil
 }
@@ -331,13 +228,13 @@ func (w *world) importPeople(ctx context.Context, a *adminClient) error {
 // deleteEndpoints removes the endpoints the benchmark created (a node
 // that keeps running must not retry deliveries to receivers that are
 // gone). Best effort: the first error is returned.
-func (w *world) deleteEndpoints(ctx context.Context, a *adminClient) error {
+func (w *world) deleteEndpoints(ctx context.Context, a *adminclient.Client) error {
 	var first error
 	for _, e := range w.endpoints {
 		if e.id == "" {
 			continue
 		}
-		if err := a.call(ctx, http.MethodDelete, "/v1/endpoints/"+e.id, nil, http.StatusNoContent, nil); err != nil && first == nil {
+		if err := a.Call(ctx, http.MethodDelete, "/v1/endpoints/"+e.id, nil, http.StatusNoContent, nil); err != nil && first == nil {
 			first = fmt.Errorf("delete endpoint: %w", err)
 		}
 	}

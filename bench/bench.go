@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/internal/adminclient"
 	"github.com/firehook/firehook/node"
 )
 
@@ -278,8 +279,8 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		collectURLs = append(collectURLs, u)
 	}
 
-	admin := &adminClient{base: strings.TrimRight(adminURL, "/"), token: token, hc: newClient(8, 10*time.Minute)}
-	defer admin.hc.CloseIdleConnections()
+	admin := &adminclient.Client{Base: strings.TrimRight(adminURL, "/"), Token: token, HTTP: newClient(8, 10*time.Minute)}
+	defer admin.HTTP.CloseIdleConnections()
 	setupStart := time.Now()
 	fmt.Fprintf(cfg.Progress, "bench: setting up %d endpoint(s), %d people on %s\n", cfg.Endpoints, cfg.People, res.Node)
 	w, err := setupWorld(ctx, admin, &cfg, run, rc.url)

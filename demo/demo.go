@@ -14,6 +14,7 @@ import (
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/identity/synth"
+	"github.com/firehook/firehook/internal/adminclient"
 	"github.com/firehook/firehook/node"
 )
 
@@ -100,7 +101,7 @@ type Demo struct {
 	closeOnce sync.Once
 	closeErr  error
 	sim       *simulator
-	admin     *adminClient
+	admin     *adminclient.Client
 	persons   int
 }
 
@@ -137,7 +138,7 @@ func Start(ctx context.Context, cfg Config) (_ *Demo, err error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	d.AdminURL, d.IngestURL = "http://"+d.Node.AdminAddr(), "http://"+d.Node.IngestAddr()
-	d.admin = &adminClient{base: d.AdminURL, token: d.Token, http: &http.Client{Timeout: 2 * time.Minute}}
+	d.admin = &adminclient.Client{Base: d.AdminURL, Token: d.Token, HTTP: &http.Client{Timeout: 2 * time.Minute}}
 
 	graph, err := d.importGraph(ctx)
 	if err != nil {
@@ -167,7 +168,7 @@ func (d *Demo) importGraph(ctx context.Context) ([]byte, error) {
 		Imported int `json:"imported"`
 		Rejected int `json:"rejected"`
 	}
-	if err := d.admin.call(ctx, http.MethodPost, "/v1/graph/import", bytes.NewReader(graph.Bytes()), &res); err != nil {
+	if err := d.admin.Call(ctx, http.MethodPost, "/v1/graph/import", bytes.NewReader(graph.Bytes()), http.StatusOK, &res); err != nil {
 		return nil, fmt.Errorf("demo: import the graph: %w", err)
 	}
 	d.persons = res.Imported
@@ -186,7 +187,7 @@ func (d *Demo) setUpTenant(ctx context.Context) error {
 	var tenants struct {
 		Tenants []idView `json:"tenants"`
 	}
-	if err := d.admin.call(ctx, http.MethodGet, "/v1/tenants", nil, &tenants); err != nil {
+	if err := d.admin.Call(ctx, http.MethodGet, "/v1/tenants", nil, http.StatusOK, &tenants); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	for _, t := range tenants.Tenants {
@@ -196,7 +197,7 @@ func (d *Demo) setUpTenant(ctx context.Context) error {
 	}
 	if d.TenantID == "" {
 		var t idView
-		if err := d.admin.call(ctx, http.MethodPost, "/v1/tenants", map[string]any{"name": TenantName, "tier": "pro"}, &t); err != nil {
+		if err := d.admin.Call(ctx, http.MethodPost, "/v1/tenants", map[string]any{"name": TenantName, "tier": "pro"}, http.StatusCreated, &t); err != nil {
 			return fmt.Errorf("demo: create the tenant: %w", err)
 		}
 		d.TenantID = t.ID
@@ -205,7 +206,7 @@ func (d *Demo) setUpTenant(ctx context.Context) error {
 	var sites struct {
 		Sites []idView `json:"sites"`
 	}
-	if err := d.admin.call(ctx, http.MethodGet, "/v1/sites?tenant_id="+d.TenantID, nil, &sites); err != nil {
+	if err := d.admin.Call(ctx, http.MethodGet, "/v1/sites?tenant_id="+d.TenantID, nil, http.StatusOK, &sites); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	if len(sites.Sites) > 0 {
@@ -213,8 +214,8 @@ func (d *Demo) setUpTenant(ctx context.Context) error {
 	} else {
 		var s idView
 		// Any origin may send: paste the printed snippet into any page.
-		if err := d.admin.call(ctx, http.MethodPost, "/v1/sites", map[string]any{"tenant_id": d.TenantID,
-			"domain": "acme.example", "allowed_origins": []string{"*"}}, &s); err != nil {
+		if err := d.admin.Call(ctx, http.MethodPost, "/v1/sites", map[string]any{"tenant_id": d.TenantID,
+			"domain": "acme.example", "allowed_origins": []string{"*"}}, http.StatusCreated, &s); err != nil {
 			return fmt.Errorf("demo: create the site: %w", err)
 		}
 		d.SiteKey = s.Key
@@ -224,11 +225,11 @@ func (d *Demo) setUpTenant(ctx context.Context) error {
 	var old struct {
 		Endpoints []idView `json:"endpoints"`
 	}
-	if err := d.admin.call(ctx, http.MethodGet, "/v1/endpoints?tenant_id="+d.TenantID, nil, &old); err != nil {
+	if err := d.admin.Call(ctx, http.MethodGet, "/v1/endpoints?tenant_id="+d.TenantID, nil, http.StatusOK, &old); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	for _, e := range old.Endpoints {
-		if err := d.admin.call(ctx, http.MethodDelete, "/v1/endpoints/"+e.ID, nil, nil); err != nil {
+		if err := d.admin.Call(ctx, http.MethodDelete, "/v1/endpoints/"+e.ID, nil, http.StatusNoContent, nil); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
@@ -251,10 +252,10 @@ func (d *Demo) setUpTenant(ctx context.Context) error {
 			ID     string `json:"id"`
 			Secret string `json:"secret"`
 		}
-		if err := d.admin.call(ctx, http.MethodPost, "/v1/endpoints", map[string]any{
+		if err := d.admin.Call(ctx, http.MethodPost, "/v1/endpoints", map[string]any{
 			"tenant_id": d.TenantID, "url": rc.URL, "description": spec.desc, "timeout_ms": spec.timeoutMS,
 			"events": []string{firehook.EventIdentified, firehook.EventUpdated},
-		}, &ep); err != nil {
+		}, http.StatusCreated, &ep); err != nil {
 			return fmt.Errorf("demo: create the %s endpoint: %w", spec.name, err)
 		}
 		rc.SetSecret(ep.Secret)
@@ -338,7 +339,7 @@ func (d *Demo) close(ctx context.Context) error {
 		}
 	}
 	if d.admin != nil {
-		d.admin.http.CloseIdleConnections()
+		d.admin.HTTP.CloseIdleConnections()
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

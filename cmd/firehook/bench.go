@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,7 +53,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "An end-to-end benchmark: page views in, signed webhooks out, against a raw baseline.")
 		fs.PrintDefaults()
 	}
-	noEnv := func(string) string { return "" } // a tool's flags are not node settings
 	if err := parseFlags(fs, args, noEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -92,9 +90,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(stdout, res)
 	}
 	return res.WriteText(stdout)
 }

@@ -6,16 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
+	"sync"
 	"time"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/internal/localcluster"
 )
 
 // runCluster is `firehook cluster up`: a local cluster of N nodes on
@@ -49,135 +47,51 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if token == "" {
 		token = firehook.RandomToken("fho_", 40)
 	}
-	type child struct {
-		name, ingest, admin, gossip string
-		cmd                         *exec.Cmd
-	}
-	var children []*child
-	stopAll := func() {
-		for _, c := range children {
-			_ = c.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, c := range children {
-			_ = c.cmd.Wait()
-		}
-	}
-	var seed string
+	opts := localcluster.Options{Binary: self, Token: token, AllowPrivateEndpoints: *allowPrivate}
+	var members []*localcluster.Member
+	stopAll := func() error { return localcluster.StopAll(20*time.Second, members...) }
+	var join []string
 	for i := 1; i <= *nodes; i++ {
-		ports, err := freePorts(3)
+		name := "node-" + strconv.Itoa(i)
+		m, err := localcluster.NewMember(opts, name, filepath.Join(*data, name))
+		if err == nil {
+			err = m.Start(ctx, join)
+		}
 		if err != nil {
-			stopAll()
-			return fmt.Errorf("cluster up: %w", err)
+			return errors.Join(fmt.Errorf("cluster up: %w", err), stopAll())
 		}
-		c := &child{name: "node-" + strconv.Itoa(i), ingest: ports[0], admin: ports[1], gossip: ports[2]}
-		dir := filepath.Join(*data, c.name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			stopAll()
-			return fmt.Errorf("cluster up: %w", err)
-		}
-		cargs := []string{"serve", "--node", c.name, "--data", dir, "--listen", c.ingest, "--admin-listen", c.admin,
-			"--gossip-listen", c.gossip, "--log-format", "text"}
-		if seed != "" {
-			cargs = append(cargs, "--join", seed)
-		}
-		if *allowPrivate {
-			cargs = append(cargs, "--allow-private-endpoints")
-		}
-		c.cmd = exec.Command(self, cargs...)
-		c.cmd.Env = append(os.Environ(), "FIREHOOK_ADMIN_TOKEN="+token)
-		logf, err := os.Create(filepath.Join(dir, "node.log"))
-		if err != nil {
-			stopAll()
-			return fmt.Errorf("cluster up: %w", err)
-		}
-		defer logf.Close()
-		c.cmd.Stdout, c.cmd.Stderr = logf, logf
-		if err := c.cmd.Start(); err != nil {
-			stopAll()
-			return fmt.Errorf("cluster up: start %s: %w", c.name, err)
-		}
-		children = append(children, c)
-		if err := waitReady("http://"+c.admin+"/readyz", 30*time.Second); err != nil {
-			stopAll()
-			return fmt.Errorf("cluster up: %s did not become ready (see %s): %w", c.name, filepath.Join(dir, "node.log"), err)
-		}
-		if seed == "" {
-			seed = c.gossip
+		members = append(members, m)
+		if join == nil {
+			join = []string{m.Gossip}
 		}
 	}
 	fmt.Fprintf(stdout, "Firehook cluster of %d nodes on 127.0.0.1 (data under %s; each node logs to its node.log)\n", *nodes, *data)
 	fmt.Fprintf(stdout, "operator token: %s\n\n", token)
 	fmt.Fprintf(stdout, "%-8s %-22s %-22s %-22s\n", "node", "ingest (pixels)", "admin API", "gossip")
-	for _, c := range children {
-		fmt.Fprintf(stdout, "%-8s %-22s %-22s %-22s\n", c.name, c.ingest, c.admin, c.gossip)
+	for _, m := range members {
+		fmt.Fprintf(stdout, "%-8s %-22s %-22s %-22s\n", m.Name, m.Ingest, m.Admin, m.Gossip)
 	}
-	fmt.Fprintf(stdout, "\ncurl -H 'Authorization: Bearer %s' http://%s/v1/cluster\nCtrl-C stops every node.\n", token, children[0].admin)
-	exited := make(chan string, len(children))
-	for _, c := range children {
-		go func() {
-			_ = c.cmd.Wait()
-			exited <- c.name
+	fmt.Fprintf(stdout, "\ncurl -H 'Authorization: Bearer %s' %s/v1/cluster\nCtrl-C stops every node.\n", token, members[0].AdminURL())
+	exited := make(chan string, len(members))
+	var watchers sync.WaitGroup
+	for _, m := range members {
+		watchers.Add(1)
+		go func() { // ends when the node exits: at the latest in stopAll
+			defer watchers.Done()
+			<-m.Done()
+			exited <- m.Name
 		}()
 	}
-	running := len(children)
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "stopping the cluster")
 	case name := <-exited:
-		running--
 		fmt.Fprintf(stderr, "%s exited; stopping the cluster\n", name)
 	}
-	for _, c := range children {
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	deadline := time.After(20 * time.Second)
-	for range running {
-		select {
-		case <-exited:
-		case <-deadline:
-			for _, c := range children {
-				_ = c.cmd.Process.Kill()
-			}
-			return errors.New("cluster up: nodes did not stop within 20 s; killed")
-		}
+	err = stopAll()
+	watchers.Wait()
+	if err != nil {
+		return fmt.Errorf("cluster up: %w", err)
 	}
 	return nil
-}
-
-// freePorts returns n free loopback addresses.
-func freePorts(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	out := make([]string, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	return out, nil
-}
-
-// waitReady polls url until it answers 200 or d passes.
-func waitReady(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no 200 from %s within %s (last: %v)", url, d, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/firehook/firehook/actors/webhook"
 	"github.com/firehook/firehook/cluster"
+	"github.com/firehook/firehook/internal/localcluster"
 	"github.com/firehook/firehook/internal/testkit"
 )
 
@@ -28,7 +29,7 @@ const clusterToken = "fho_cluster_test_token_0123456789abcdefghij"
 // (when set), and returns it with its gossip address.
 func startClusterNode(t *testing.T, name, join string) (*proc, string) {
 	t.Helper()
-	ports, err := freePorts(1)
+	ports, err := localcluster.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}

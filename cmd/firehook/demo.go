@@ -31,7 +31,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&d.AdminListen, "admin-listen", d.AdminListen, "admin API and dashboard listener address")
 	fs.Int64Var(&d.Seed, "seed", d.Seed, "seed of the graph and the simulation")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (logs go to stderr)")
-	noEnv := func(string) string { return "" } // a serve's FIREHOOK_* settings are not the demo's
 	if err := parseFlags(fs, args, noEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil

@@ -27,7 +27,6 @@ func runGraphGenerate(ctx context.Context, args []string, _, stderr io.Writer) e
 	visits := fs.Int("visits", 0, "ground-truth visits (default min(people, 10000); -1 for none)")
 	out := fs.String("out", "", "graph file to write (required)")
 	truthPath := fs.String("truth", "", "ground-truth file to write (default OUT.truth.ndjson)")
-	noEnv := func(string) string { return "" } // a tool's flags are not node settings
 	if err := parseFlags(fs, args, noEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
