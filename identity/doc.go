@@ -12,4 +12,10 @@
 // combined by CombineHits), and an import routes each record to the
 // owners of its shards (RecordShards, ImportOptions.Upsert). On a single
 // node the Source is the Graph itself.
+//
+// When the cluster's membership changes, a node that becomes an owner of
+// shards receives them from a live owner while it already takes their
+// live writes (ExportShards on the sender, a Transfer on the receiver),
+// the two compare each shard's ShardDigest, and a node that stopped
+// owning shards then drops them (DropShards).
 package identity

@@ -20,6 +20,14 @@ var (
 	// that cannot be imported. The message names the field.
 	ErrInvalidRecord = errors.New("invalid record")
 
+	// ErrTransferClosed is returned by Transfer.Apply and Transfer.Finish
+	// after the transfer was finished or closed.
+	ErrTransferClosed = errors.New("shard transfer closed")
+
+	// ErrCorruptBatch is returned for a ShardBatch whose binary form
+	// cannot be decoded.
+	ErrCorruptBatch = errors.New("corrupt shard batch")
+
 	// errMalformedJSON marks, besides ErrInvalidRecord, a line that is
 	// not well-formed JSON (as opposed to JSON with unusable content).
 	errMalformedJSON = errors.New("malformed JSON")

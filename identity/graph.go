@@ -78,6 +78,13 @@ type Graph struct {
 	// writeMu, so waiting under writeMu waits for every link learned so far).
 	linkWrites sync.WaitGroup
 	changed    bool // a change since the start retired the snapshot generation; guarded by writeMu
+	// transfers are the shard transfers this node is receiving (BeginTransfer
+	// to Finish or Close): every write records in them what it decided.
+	// Guarded by writeMu.
+	transfers []*Transfer
+	// receiving[s] counts the transfers in progress that bring shard s. It
+	// changes under writeMu and is read without it by LearnRecord's fast path.
+	receiving [NumShards]atomic.Int32
 
 	fromSnapshot bool // the index was loaded from a snapshot, not built from the records
 

@@ -53,6 +53,16 @@ func (g *Graph) upsert(recs []Record, enc [][]byte) error {
 	}
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
+	return g.upsertLocked(recs, enc, nil, true)
+}
+
+// upsertLocked is upsert under writeMu. read holds stored records that
+// the caller has already read, by person id (a nil value: not stored);
+// they are not read again. live says that recs are writes of the graph's
+// own stream (an import, an owner's upsert) rather than copies a shard
+// transfer brings: the transfers in progress record the persons and
+// identifiers that live writes decide (see Transfer).
+func (g *Graph) upsertLocked(recs []Record, enc [][]byte, read map[string]*Record, live bool) error {
 	if err := g.markChanged(); err != nil {
 		return err
 	}
@@ -93,15 +103,25 @@ func (g *Graph) upsert(recs []Record, enc [][]byte) error {
 	}
 	// Read the stored records this batch replaces; persons the graph has
 	// never held are skipped without a read.
-	toRead := losers
+	var toRead []string
+	for _, id := range losers {
+		if _, done := read[id]; !done {
+			toRead = append(toRead, id)
+		}
+	}
 	for _, id := range ids {
-		if g.known.mayContain(id) {
+		if _, done := read[id]; !done && g.known.mayContain(id) {
 			toRead = append(toRead, id)
 		}
 	}
 	old, err := g.readRecords(toRead)
 	if err != nil {
 		return err
+	}
+	for id, r := range read {
+		if r != nil {
+			old[id] = r
+		}
 	}
 
 	// keep is r without the identifiers that another record took.
@@ -169,6 +189,9 @@ func (g *Graph) upsert(recs []Record, enc [][]byte) error {
 		g.indexRecord(g.newOrdinal(id, r.IsCompanyOnly()), r)
 		g.cache.del(id)
 	}
+	if live && len(g.transfers) > 0 {
+		g.noteUpserted(ids, final)
+	}
 	return nil
 }
 
@@ -226,6 +249,7 @@ func (g *Graph) Erase(personID string, sup *Suppressions) (bool, error) {
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
 	g.linkWrites.Wait() // the person's links are all in badger before they are deleted
+	g.noteErased(personID)
 	raw, ok, err := g.store.Person(personID)
 	if err == nil && ok {
 		err = g.markChanged()
@@ -296,10 +320,18 @@ func (g *Graph) Learn(tenant, vid, personID string) error {
 // A person this graph does not hold (erased meanwhile) is not learned.
 // The link is in the index when LearnRecord returns; its badger commit is
 // not waited for (Sync waits for it).
+//
+// While a transfer brings the link's shard (see BeginTransfer), the link
+// is learned even when this graph does not hold the person yet (its
+// record may still be on its way): if the record never came,
+// Transfer.Finish holds a copy of rec as LearnRecordAndHold does (the
+// sender learned the link too), unless the person was erased since; then
+// it removes the link.
 func (g *Graph) LearnRecord(tenant, vid string, rec *Record) error {
 	personID := rec.PersonID
 	h := linkHash(tenant, vid)
-	if ord, ok := g.get(h); ok && g.personID(ord) == personID {
+	// A transfer must see every learned link, even one that changes nothing.
+	if ord, ok := g.get(h); ok && g.personID(ord) == personID && g.receiving[h>>56].Load() == 0 {
 		return nil
 	}
 	lw := g.store.NewLinkWrite() // may wait for badger: not under writeMu
@@ -311,13 +343,34 @@ func (g *Graph) LearnRecord(tenant, vid string, rec *Record) error {
 	}()
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
+	if ord, ok := g.get(h); ok && g.personID(ord) == personID {
+		// Known already: learned meanwhile, or sent here while a transfer
+		// brings its shard (which must see it all the same).
+		if len(g.transfers) > 0 {
+			g.noteLearned(tenant, vid, h)
+		}
+		return nil
+	}
 	target, ok := g.ordinalIn(rec)
 	if !ok {
 		target, ok = g.ordinalOf(personID)
 	}
+	if ok && target&companyFlag != 0 {
+		// A link's entry never carries the company flag, as a start loads
+		// it (a hit of the link tells a company by its record: see confirm).
+		target = g.newOrdinal(personID, false)
+	}
+	var provisional *Record // the person is not held yet: the record the link waits for
 	if !ok {
-		if _, exists, err := g.store.Person(personID); err != nil || !exists {
-			return err // erased meanwhile: nothing to learn
+		_, exists, err := g.store.Person(personID)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			if !g.awaitsPerson(h, personID) {
+				return nil // erased meanwhile: nothing to learn
+			}
+			provisional = rec
 		}
 		target = g.newOrdinal(personID, false)
 	}
@@ -335,6 +388,10 @@ func (g *Graph) LearnRecord(tenant, vid string, rec *Record) error {
 	// match that learns behind it). A link lost in a crash is learned
 	// again at the visitor's next visit with an email or device id.
 	// Erase, SaveSnapshot and Close wait for the commits in flight.
+	if len(g.transfers) > 0 {
+		g.noteLearned(tenant, vid, h)
+		g.noteProvisional(tenant, vid, h, personID, provisional)
+	}
 	g.linkWrites.Add(1)
 	committed = true
 	lw.Commit(tenant, vid, personID, previous, func(err error) {

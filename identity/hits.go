@@ -15,8 +15,9 @@ type Hit struct {
 	ID Identifier
 	// Record is the record ID leads to. It is shared: do not modify it.
 	Record *Record
-	// Company is set when the index entry is a company-only record's: it
-	// can name a company (through an IP), never a person.
+	// Company is set when the index entry is a company-only record's (for
+	// a learned link: when its record is company-only): it can name a
+	// company (through an IP), never a person.
 	Company bool
 }
 
@@ -83,7 +84,13 @@ func (g *Graph) confirm(id Identifier, ord uint32) (Hit, bool, error) {
 	if id.Type != typeVisitor && !slices.Contains(rec.Identifiers, id) {
 		return Hit{}, false, nil // a hash collision
 	}
-	return Hit{ID: id, Record: rec, Company: ord&companyFlag != 0}, true, nil
+	company := ord&companyFlag != 0
+	if id.Type == typeVisitor {
+		// A link's entry carries no company flag (see LearnRecord): its
+		// record tells.
+		company = rec.IsCompanyOnly()
+	}
+	return Hit{ID: id, Record: rec, Company: company}, true, nil
 }
 
 // CombineHits resolves a visit from the hits of its identifiers (and of

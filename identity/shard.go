@@ -170,3 +170,22 @@ func (s *shard) ordinals() []uint32 {
 	}
 	return out
 }
+
+// liveKeys returns the keys of the shard's entries, in no particular
+// order.
+func (s *shard) liveKeys() []uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]uint64, 0, s.n)
+	for _, k := range s.keys {
+		if _, over := s.overlay[k]; !over {
+			out = append(out, k)
+		}
+	}
+	for k, v := range s.overlay {
+		if v != tombstone {
+			out = append(out, k)
+		}
+	}
+	return out
+}

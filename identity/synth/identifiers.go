@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/splitmix"
 )
 
 // deviceID returns a device id for slot x: an IDFV (a UUID) or an
@@ -120,18 +121,8 @@ func (g *generator) officeIPs(j int) []string {
 	return out
 }
 
-// mix64 is the splitmix64 finaliser, a bijection of uint64.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 // perm64 is a keyed bijection of uint64: distinct x, distinct results.
-func perm64(key, x uint64) uint64 { return mix64(x ^ key) }
+func perm64(key, x uint64) uint64 { return splitmix.Mix64(x ^ key) }
 
 // perm32 is a keyed bijection of uint32 (the lowbias32 mixer).
 func perm32(key, x uint32) uint32 {

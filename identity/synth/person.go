@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/splitmix"
 )
 
 // shape is what kinds of identifier a person has: the first draws from
@@ -21,7 +22,7 @@ type shape struct {
 
 // seedPerson points the generator's stream at person n.
 func (g *generator) seedPerson(n int) {
-	g.pcg.Seed(g.seed^streamPeople, mix64(uint64(n)^g.seed))
+	g.pcg.Seed(g.seed^streamPeople, splitmix.Mix64(uint64(n)^g.seed))
 }
 
 func (g *generator) drawShape() shape {

@@ -25,6 +25,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/internal/splitmix"
 )
 
 // Config says what to generate.
@@ -181,15 +182,15 @@ const (
 )
 
 func newGenerator(cfg Config) *generator {
-	seed := mix64(uint64(cfg.Seed) ^ 0x6a09e667f3bcc908)
+	seed := splitmix.Mix64(uint64(cfg.Seed) ^ 0x6a09e667f3bcc908)
 	g := &generator{
 		cfg:       cfg,
 		seed:      seed,
-		keyCookie: mix64(seed ^ 0xbb67ae8584caa73b),
-		keyDevice: mix64(seed ^ 0x3c6ef372fe94f82b),
-		keyMAID:   mix64(seed ^ 0xa54ff53a5f1d36f1),
-		keyIPv6:   mix64(seed ^ 0x510e527fade682d1),
-		keyIPv4:   uint32(mix64(seed ^ 0x9b05688c2b3e6c1f)),
+		keyCookie: splitmix.Mix64(seed ^ 0xbb67ae8584caa73b),
+		keyDevice: splitmix.Mix64(seed ^ 0x3c6ef372fe94f82b),
+		keyMAID:   splitmix.Mix64(seed ^ 0xa54ff53a5f1d36f1),
+		keyIPv6:   splitmix.Mix64(seed ^ 0x510e527fade682d1),
+		keyIPv4:   uint32(splitmix.Mix64(seed ^ 0x9b05688c2b3e6c1f)),
 		pcg:       rand.NewPCG(0, 0),
 	}
 	g.rng = rand.New(g.pcg)
