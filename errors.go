@@ -13,4 +13,7 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrClosed: the component has been closed and accepts no more work.
 	ErrClosed = errors.New("closed")
+	// ErrUnavailable: a part the work needs (another member of the
+	// cluster) did not answer; trying again later may succeed.
+	ErrUnavailable = errors.New("unavailable")
 )

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -12,6 +11,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/firehook/firehook"
 )
 
 // routerName is the name of every node's router actor: a peer reaches a
@@ -140,8 +141,9 @@ func (t *Transport) receive(c actor.Context) {
 	}()
 }
 
-// ErrUnreachable is returned when a member did not answer in time.
-var ErrUnreachable = errors.New("member unreachable")
+// ErrUnreachable is returned when a member did not answer in time. It
+// is a firehook.ErrUnavailable: the HTTP layers answer 503.
+var ErrUnreachable = fmt.Errorf("member unreachable: %w", firehook.ErrUnavailable)
 
 // Request sends msg to the node whose actor address is addr and waits for
 // its reply, at most timeout, and no longer than ctx: cancelling ctx ends

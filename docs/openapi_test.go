@@ -154,6 +154,7 @@ func adminHandler(t *testing.T) *admin.Handler {
 		Events:            store.Events,
 		Dashboard:         dashboard.New(dashboard.Config{}),
 		Cluster:           func(context.Context) any { return map[string]any{"node": "docs", "members": []any{}} },
+		ClusterShards:     func(context.Context) any { return map[string]any{"node": "docs", "shards": []any{}} },
 		OpenAPI:           docs.OpenAPI,
 		Log:               testkit.Logger(t, slog.LevelWarn),
 	})

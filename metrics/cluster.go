@@ -21,6 +21,16 @@ type ClusterSource struct {
 	// ReplicasHeld returns the copies of other members' unfinished
 	// deliveries this node holds (nil: 0).
 	ReplicasHeld func() int
+	// ShardCopy returns the progress of the graph shard copies to this
+	// node (nil: none).
+	ShardCopy func() ShardCopy
+}
+
+// ShardCopy is a node's progress in copying the graph shards it gained
+// (node.ShardCopyStats).
+type ShardCopy struct {
+	Pending, Copying                   int
+	Confirmed, Copied, Records, Failed int64
 }
 
 // clusterBuckets are the buckets of a request to another member: loopback
@@ -49,6 +59,10 @@ func newClusterMetrics(src *ClusterSource) (*clusterMetrics, []prometheus.Collec
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help},
 			func() float64 { return float64(fn()) })
 	}
+	counter := func(name, help string, fn func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help},
+			func() float64 { return float64(fn()) })
+	}
 	cs := []prometheus.Collector{cm.requests, cm.failures, cm.takenOver,
 		gauge("cluster_members", "Members of the cluster this node counts as live (alive or suspect).", src.Members),
 		gauge("cluster_handoff_pending", "Events this node accepted that are on their way to their visitor's owner.", src.HandoffPending),
@@ -59,6 +73,18 @@ func newClusterMetrics(src *ClusterSource) (*clusterMetrics, []prometheus.Collec
 		held = func() int { return 0 }
 	}
 	cs = append(cs, gauge("cluster_replicas_held", "Copies of other members' unfinished deliveries this node holds, to take over if their member dies.", held))
+	sc := src.ShardCopy
+	if sc == nil {
+		sc = func() ShardCopy { return ShardCopy{} }
+	}
+	cs = append(cs,
+		gauge("cluster_shards_pending_copy", "Graph shards this node gained whose copy is not confirmed yet.", func() int { return sc().Pending }),
+		gauge("cluster_shards_copying", "Graph shards being copied to this node now.", func() int { return sc().Copying }),
+		counter("cluster_shards_confirmed_total", "Graph shards this node gained and found equal to a live owner's (copied or not).", func() int64 { return sc().Confirmed }),
+		counter("cluster_shards_copied_total", "Graph shards copied to this node.", func() int64 { return sc().Copied }),
+		counter("cluster_shard_records_copied_total", "Records and learned links graph shard copies brought to this node.", func() int64 { return sc().Records }),
+		counter("cluster_shard_copy_failures_total", "Graph shards a round of copies left unconfirmed (tried again).", func() int64 { return sc().Failed }),
+	)
 	return cm, cs
 }
 

@@ -42,6 +42,35 @@ type ClusterConfig struct {
 	// Cluster, Meta, State, MergeState, OnChange and Log are set by the
 	// node).
 	Membership cluster.MembershipConfig
+	// ShardCopyBatch is how many records and links one chunk of a graph
+	// shard copy carries. Default 500.
+	ShardCopyBatch int
+	// ShardCopyRate bounds how many records and links a second a copy of
+	// graph shards to this node brings (the member it copies from keeps to
+	// it), so that the copy leaves live traffic its latency. Default
+	// 20,000; negative: no limit.
+	ShardCopyRate int
+	// CatchUpWait bounds how long a node that starts waits for its first
+	// round of shard copies before its pipeline starts (the rest goes on
+	// in the background). Default 30 s.
+	CatchUpWait time.Duration
+}
+
+// withDefaults fills in the zero fields.
+func (c ClusterConfig) withDefaults() ClusterConfig {
+	if c.ShardCopyBatch <= 0 {
+		c.ShardCopyBatch = 500
+	}
+	switch {
+	case c.ShardCopyRate == 0:
+		c.ShardCopyRate = 20_000
+	case c.ShardCopyRate < 0:
+		c.ShardCopyRate = 0
+	}
+	if c.CatchUpWait <= 0 {
+		c.CatchUpWait = 30 * time.Second
+	}
+	return c
 }
 
 // Enabled reports whether the node is to join a cluster.
@@ -58,6 +87,7 @@ type clusterNode struct {
 	tr      *cluster.Transport
 	ho      *handoffs
 	seen    *recentIDs // event ids handed to this node lately
+	copier  *shardCopier
 	gate    shardGate
 	wg      sync.WaitGroup // hand-overs, takeovers and the done reporter
 	done    replicaDone    // finished deliveries to report to their copies' holders
@@ -77,6 +107,7 @@ var _ pipeline.Router = (*clusterNode)(nil)
 // running yet: requests that need it are answered with an error and
 // retried by their senders.
 func (n *Node) startCluster(sys *actors.System) error {
+	n.cfg.Cluster = n.cfg.Cluster.withDefaults()
 	cc := n.cfg.Cluster
 	host, _, err := net.SplitHostPort(cc.GossipListen)
 	if err != nil {
@@ -97,6 +128,7 @@ func (n *Node) startCluster(sys *actors.System) error {
 	cl.ready = make(chan struct{})
 	cl.done.pending, cl.stop = map[string][]string{}, make(chan struct{})
 	cl.ho = newHandoffs(cl)
+	cl.copier = newShardCopier(cl)
 	cl.register()
 	mc := cc.Membership
 	mc.Name, mc.GossipListen, mc.Join, mc.Cluster, mc.Log = n.cfg.Name, cc.GossipListen, cc.Join, cc.Name, log
@@ -112,8 +144,9 @@ func (n *Node) startCluster(sys *actors.System) error {
 	}
 	cl.members = members
 	close(cl.ready)
-	cl.wg.Add(1)
+	cl.wg.Add(2)
 	go cl.reportDone(cl.stop)
+	go cl.copier.run(cl.stop)
 	n.cluster = cl
 	cl.watchConfig()
 	log.Info("cluster: joined", "node", cl.name, "gossip", cl.members.GossipAddr(), "actors", tr.Addr(),
@@ -420,13 +453,11 @@ func (cl *clusterNode) metricsSource() *metrics.ClusterSource {
 			defer cl.gate.mu.Unlock()
 			return len(cl.gate.awaiting)
 		},
-		ReplicasHeld: func() int {
-			counts, _ := cl.n.store.Outbox().ReplicaCounts()
-			total := 0
-			for _, c := range counts {
-				total += c
-			}
-			return total
+		ReplicasHeld: cl.replicasHeld,
+		ShardCopy: func() metrics.ShardCopy {
+			st := cl.copier.Stats()
+			return metrics.ShardCopy{Pending: st.Pending, Copying: st.Copying, Confirmed: st.Confirmed,
+				Copied: st.Copied, Records: st.Records, Failed: st.Failed}
 		},
 	}
 }

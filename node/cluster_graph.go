@@ -29,10 +29,41 @@ const graphWriteTimeout = time.Minute
 // its shards, in batches per member sent in parallel; it returns once every
 // member stored its part (an import is a series of upserts: a failed one
 // can be run again).
+//
+// A member that dies meanwhile is not waited for beyond the failure
+// detection: once the membership changed, the records it did not store
+// go to their shards' owners of the moment (within upsertRetryFor).
 func (g clusterGraph) Upsert(recs []identity.Record) error {
-	pl := g.cl.members.Placement()
+	all := make([]int, len(recs))
+	for i := range all {
+		all[i] = i
+	}
+	pending := all
+	deadline := time.Now().Add(upsertRetryFor)
+	for {
+		changed := g.cl.members.Changed()
+		failed, err := g.upsertOnce(g.cl.members.Placement(), recs, pending)
+		if err == nil || !errors.Is(err, cluster.ErrUnreachable) || time.Now().After(deadline) {
+			return err
+		}
+		g.cl.log.Warn("cluster: graph write not stored by a member; routing again when the members change", "records", len(failed), "err", err)
+		select {
+		case <-changed:
+		case <-time.After(time.Until(deadline)):
+		}
+		pending = failed
+	}
+}
+
+// upsertRetryFor bounds how long an upsert routes records again after a
+// member did not store them (failure detection takes ~1.25 s).
+const upsertRetryFor = 5 * time.Second
+
+// upsertOnce sends recs[idx] to the owners of their shards under pl and
+// returns the records that a member failed to store, with the errors.
+func (g clusterGraph) upsertOnce(pl *cluster.Placement, recs []identity.Record, idx []int) ([]int, error) {
 	parts := map[string][]int{} // member → indexes into recs
-	for i := range recs {
+	for _, i := range idx {
 		seen := map[string]bool{}
 		for _, shard := range identity.RecordShards(&recs[i]) {
 			for _, m := range pl.ShardOwners(shard) {
@@ -46,19 +77,29 @@ func (g clusterGraph) Upsert(recs []identity.Record) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	for member, idx := range parts {
+	failed := map[int]bool{}
+	for member, part := range parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.store(member, recs, idx); err != nil {
+			if err := g.store(member, recs, part); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
+				for _, i := range part {
+					failed[i] = true
+				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	out := make([]int, 0, len(failed))
+	for _, i := range idx {
+		if failed[i] {
+			out = append(out, i)
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // store stores recs[idx] on member.

@@ -34,6 +34,10 @@ func (cl *clusterNode) register() {
 	handle(cl, cl.onReplicaDone)
 	handle(cl, cl.onTakenOverQuery)
 	handle(cl, cl.onTakenOverDone)
+	handle(cl, cl.onShardDigestQuery)
+	handle(cl, cl.onShardPull)
+	handle(cl, cl.onShardChunk)
+	handle(cl, cl.onShardsConfirmed)
 }
 
 // handle registers fn, run once the node joined.

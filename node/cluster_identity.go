@@ -201,15 +201,11 @@ func inOrder(hits []identity.Hit, ids []identity.Identifier) {
 
 // learnHere stores a learned link in this node's part of the graph. The
 // link's shard may be the only one of the person's that this node owns:
-// then the node also stores the person's record, so that the link's hit
-// can be answered here.
+// then the node also holds the person's record, so that the link's hit
+// can be answered here (identity.Graph.LearnRecordAndHold: as a copy that
+// changes none of the shards this node owns, so that a shard copy in
+// progress stays exact).
 func (cl *clusterNode) learnHere(tenant, visitorID string, rec *identity.Record) error {
-	if _, ok, err := cl.n.graph.Profile(rec.PersonID); err != nil {
-		return err
-	} else if !ok {
-		if err := cl.n.graph.Upsert([]identity.Record{*rec}); err != nil {
-			return err
-		}
-	}
-	return cl.n.graph.LearnRecord(tenant, visitorID, rec)
+	pl := cl.placement()
+	return cl.n.graph.LearnRecordAndHold(tenant, visitorID, rec, func(s int) bool { return pl.Owns(cl.name, s) })
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/firehook/firehook/cluster"
 	"github.com/firehook/firehook/cluster/clusterpb"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/persistence"
 )
 
 // When the members change, a shard's visitors and persons change owners.
@@ -39,8 +40,17 @@ import (
 // primary that crashes takes its persons' state with it until it comes
 // back, so their next events make a new First Match on the new owner.
 
-// laneWait bounds how long a new primary waits for the old one's state.
-const laneWait = 5 * time.Second
+// handOverWait bounds how long a member that gives up shards waits for
+// what it began there — the events stored for their visitors, the
+// deliveries of their persons — before it hands them over all the same
+// (its unfinished deliveries then go with the persons' state, and the new
+// primary takes them over).
+const handOverWait = 15 * time.Second
+
+// laneWait bounds how long a new primary waits for a live old one's
+// hand-over: longer than handOverWait, so that it gives up only on an old
+// primary that does not see the change.
+const laneWait = 30 * time.Second
 
 // shardGate keeps a node from deciding for persons of shards whose state
 // it does not have yet, and lets a hand-over wait for the decisions in
@@ -110,9 +120,12 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 	heldUpTo := cl.gate.heldUpTo
 	now := time.Now()
 	alive := next.Members()
-	var lost []int
+	var lost, gained []int
 	adopting := map[string][]int{} // dead member → shards this node takes its deliveries over for
 	for shard := range cluster.Shards {
+		if next.Owns(cl.name, shard) && !prev.Owns(cl.name, shard) {
+			gained = append(gained, shard)
+		}
 		was, is := prev.Primary(shard), next.Primary(shard)
 		switch {
 		case was == cl.name && is != cl.name && is != "":
@@ -151,6 +164,7 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 		}
 	}
 	cl.gate.mu.Unlock()
+	cl.copier.gained(gained, prev)
 	if len(lost) > 0 {
 		cl.wg.Add(1)
 		go func() {
@@ -186,23 +200,32 @@ func (cl *clusterNode) heldBefore(ev *firehook.Event) bool {
 // (those it stored for the shards' visitors before the change) are
 // decided, the visitors.
 func (cl *clusterNode) handOverShards(pl *cluster.Placement, shards []int, heldUpTo uint64) {
-	cl.sendLaneState(pl, shards)
+	// The receivers' lives as of now: a receiver that restarts during the
+	// hand-over ignores the rest of it (its new life gets one of its own).
+	boots := map[string]int64{}
+	for _, s := range shards {
+		m := pl.Primary(s)
+		if mem, ok := cl.members.Member(m); ok {
+			boots[m] = mem.Meta.Boot
+		}
+	}
+	cl.sendLaneState(pl, shards, boots)
 	// Then the visitors: once the events stored here for them before the
 	// change are decided.
 	if p := cl.n.committed.Load(); p != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), laneWait)
+		ctx, cancel := context.WithTimeout(context.Background(), handOverWait)
 		err := p.WaitProcessed(ctx, heldUpTo)
 		cancel()
 		if err != nil {
 			cl.log.Warn("cluster: handing visitors over before their begun events finished", "err", err)
 		}
 	}
-	cl.sendVisitorsReleased(pl, shards)
+	cl.sendVisitorsReleased(pl, shards, boots)
 }
 
 // sendVisitorsReleased tells the primaries of shards under pl that this
 // node finished the events of their visitors it had begun.
-func (cl *clusterNode) sendVisitorsReleased(pl *cluster.Placement, shards []int) {
+func (cl *clusterNode) sendVisitorsReleased(pl *cluster.Placement, shards []int, boots map[string]int64) {
 	byMember := map[string]*clusterpb.LaneState{}
 	for _, s := range shards {
 		m := pl.Primary(s)
@@ -211,7 +234,7 @@ func (cl *clusterNode) sendVisitorsReleased(pl *cluster.Placement, shards []int)
 		}
 		byMember[m].Shards = append(byMember[m].Shards, int32(s))
 	}
-	cl.sendLaneStates(byMember)
+	cl.sendLaneStates(byMember, boots)
 }
 
 // sendLaneState sends the lane sequences of the persons of shards (lost
@@ -219,7 +242,7 @@ func (cl *clusterNode) sendVisitorsReleased(pl *cluster.Placement, shards []int)
 // here, and after this node's deliveries of those persons finished (at
 // most laneWait), so that the new owner's deliveries of a person never
 // overtake the old owner's.
-func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int) {
+func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int, boots map[string]int64) {
 	<-cl.ready
 	if cl.members == nil {
 		return // the join failed
@@ -231,10 +254,11 @@ func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int) {
 	moved := func(lane string) bool { return set[cluster.KeyShard(lane)] }
 	cl.gate.inFlight.Lock() // a barrier: the decisions begun here are made
 	cl.gate.inFlight.Unlock()
-	deadline := time.Now().Add(laneWait)
+	deadline := time.Now().Add(handOverWait)
 	for cl.n.unfinishedOf(moved) > 0 {
 		if time.Now().After(deadline) {
-			cl.log.Warn("cluster: handing persons over with deliveries unfinished here", "unfinished", cl.n.unfinishedOf(moved))
+			cl.log.Warn("cluster: handing persons over with deliveries unfinished here: their new owner takes them over",
+				"unfinished", cl.n.unfinishedOf(moved))
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -257,12 +281,25 @@ func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int) {
 		st.Lanes = append(st.Lanes, lane)
 		st.Seqs = append(st.Seqs, seq)
 	}
-	cl.sendLaneStates(byMember)
+	// Deliveries still unfinished here go with their persons (they are
+	// sent twice if this node's endpoint actors send them too: the same
+	// event id and sequence, never out of order).
+	if err := cl.n.eachUnfinished(func(d *firehook.Delivery) {
+		if moved(d.PersonKey) {
+			st := byMember[pl.Primary(cluster.KeyShard(d.PersonKey))]
+			st.From = cl.name
+			st.Deliveries = append(st.Deliveries, persistence.EncodeDelivery(d))
+		}
+	}); err != nil {
+		cl.log.Error("cluster: reading the deliveries to hand over", "err", err)
+	}
+	cl.sendLaneStates(byMember, boots)
 }
 
 // sendLaneStates sends each member its LaneState, retrying a little.
-func (cl *clusterNode) sendLaneStates(byMember map[string]*clusterpb.LaneState) {
+func (cl *clusterNode) sendLaneStates(byMember map[string]*clusterpb.LaneState, boots map[string]int64) {
 	for member, st := range byMember {
+		st.ToBoot = boots[member]
 		var err error
 		for attempt := range 5 {
 			if err = cl.ack(context.Background(), member, st, 5*time.Second); err == nil {
@@ -285,6 +322,10 @@ func (cl *clusterNode) sendLaneStates(byMember map[string]*clusterpb.LaneState) 
 // onLaneState merges the dispatch state a member handed over and lets
 // decisions for its shards begin.
 func (cl *clusterNode) onLaneState(m *clusterpb.LaneState) proto.Message {
+	if self, ok := cl.members.Member(cl.name); ok && m.ToBoot != 0 && m.ToBoot != self.Meta.Boot {
+		cl.log.Info("cluster: ignoring a hand-over meant for this node's previous life", "shards", len(m.Shards), "visitors", m.Visitors)
+		return &clusterpb.Ack{}
+	}
 	seqs := make(map[string]uint64, len(m.Lanes))
 	for i, lane := range m.Lanes {
 		if i < len(m.Seqs) {
@@ -293,6 +334,15 @@ func (cl *clusterNode) onLaneState(m *clusterpb.LaneState) proto.Message {
 	}
 	if _, err := cl.n.store.Outbox().MergeLaneSequences(seqs); err != nil {
 		return &clusterpb.Ack{Error: err.Error()}
+	}
+	if len(m.Deliveries) > 0 {
+		ds, err := decodeDeliveries(m.Deliveries)
+		if err != nil {
+			return &clusterpb.Ack{Error: err.Error()}
+		}
+		if err := cl.adopt(m.From, ds); err != nil {
+			return &clusterpb.Ack{Error: err.Error()}
+		}
 	}
 	cl.gate.mu.Lock()
 	now := time.Now()

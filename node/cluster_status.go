@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/firehook/firehook/actors/pipeline"
 	"github.com/firehook/firehook/cluster"
 	"github.com/firehook/firehook/cluster/clusterpb"
+	"github.com/firehook/firehook/identity"
 )
 
 // ClusterStatus is the answer of GET /v1/cluster.
@@ -57,6 +59,12 @@ type NodeStats struct {
 	// and its pipeline's checkpoint.
 	LastEventSeq  uint64 `json:"last_event_seq"`
 	ProcessedUpTo uint64 `json:"processed_up_to"`
+	// ReplicasHeld counts the copies of other members' unfinished
+	// deliveries this node holds (taken over if their member dies).
+	ReplicasHeld int `json:"replicas_held"`
+	// ShardCopy is the node's progress in copying the graph shards it
+	// gained; nil on a node that runs alone.
+	ShardCopy *ShardCopyStats `json:"shard_copy,omitempty"`
 }
 
 // stats returns this node's own NodeStats.
@@ -67,6 +75,9 @@ func (n *Node) stats() *NodeStats {
 	}
 	if n.cluster != nil {
 		st.HandoffPending = n.cluster.ho.pending()
+		sc := n.cluster.copier.Stats()
+		st.ShardCopy = &sc
+		st.ReplicasHeld = n.cluster.replicasHeld()
 	}
 	if p := n.committed.Load(); p != nil {
 		st.ProcessedUpTo, _ = p.Mark()
@@ -150,4 +161,52 @@ func nonNil(s []int) []int {
 		return []int{}
 	}
 	return s
+}
+
+// ShardsStatus is the answer of GET /v1/cluster/shards: this node's part
+// of the identity graph, shard by shard.
+type ShardsStatus struct {
+	Node string `json:"node"`
+	// Graph counts what this node holds of the graph: records, learned
+	// links, index entries.
+	Graph identity.GraphStats `json:"graph"`
+	// Shards lists every shard: its owners (as this node's placement
+	// says), whether this node is one, and what this node holds of it.
+	Shards []ShardStatus `json:"shards"`
+	// Copy is the progress of the copies of the shards this node gained;
+	// nil on a node that runs alone.
+	Copy *ShardCopyStats `json:"copy,omitempty"`
+}
+
+// ShardStatus is one graph shard in GET /v1/cluster/shards.
+type ShardStatus struct {
+	Shard  int      `json:"shard"`
+	Owners []string `json:"owners"`
+	Owned  bool     `json:"owned"`
+	// Entries and Digest are identity.ShardDigest of this node's copy: two
+	// owners hold the same shard when their digests are equal.
+	Entries int    `json:"entries"`
+	Digest  string `json:"digest"`
+}
+
+// ClusterShards answers GET /v1/cluster/shards.
+func (n *Node) ClusterShards() ShardsStatus {
+	out := ShardsStatus{Node: n.cfg.Name, Graph: n.graph.Stats(), Shards: make([]ShardStatus, cluster.Shards)}
+	var pl *cluster.Placement
+	if n.cluster != nil {
+		pl = n.cluster.placement()
+		st := n.cluster.copier.Stats()
+		out.Copy = &st
+	}
+	for s := range cluster.Shards {
+		d := n.graph.ShardDigest(s)
+		ss := ShardStatus{Shard: s, Owners: []string{n.cfg.Name}, Owned: true, Entries: d.Entries,
+			Digest: fmt.Sprintf("%016x", d.Sum)}
+		if pl != nil {
+			ss.Owners = pl.ShardOwners(s)
+			ss.Owned = pl.Owns(n.cfg.Name, s)
+		}
+		out.Shards[s] = ss
+	}
+	return out
 }

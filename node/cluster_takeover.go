@@ -106,15 +106,15 @@ func (cl *clusterNode) onReplica(m *clusterpb.Replica) proto.Message {
 			seqs[lane] = m.Seqs[i]
 		}
 	}
-	ds := make([]firehook.Delivery, 0, len(m.Deliveries))
-	for _, b := range m.Deliveries {
-		d, err := persistence.DecodeDelivery(b)
-		if err != nil {
-			return &clusterpb.Ack{Error: err.Error()}
-		}
-		ds = append(ds, d)
+	ds, err := decodeDeliveries(m.Deliveries)
+	if err != nil {
+		return &clusterpb.Ack{Error: err.Error()}
 	}
-	if _, err := cl.n.store.Outbox().MergeLaneSequences(seqs); err != nil {
+	merge := cl.n.store.Outbox().MergeLaneSequences
+	if !m.Adopt {
+		merge = cl.n.store.Outbox().MergeLaneSequencesUnsynced // on every decision: see PutReplicas
+	}
+	if _, err := merge(seqs); err != nil {
 		return &clusterpb.Ack{Error: err.Error()}
 	}
 	if !m.Adopt {
@@ -138,9 +138,10 @@ func (cl *clusterNode) onReplica(m *clusterpb.Replica) proto.Message {
 	return &clusterpb.Ack{}
 }
 
-// adopt takes dead member's deliveries ds over and hands them to the
-// endpoint actors (when the pipeline runs; otherwise they start with
-// them).
+// adopt takes member's deliveries ds over (a dead member's, or the
+// unfinished ones of a member that handed their persons over), copies
+// them to their persons' other owners, and hands them to the endpoint
+// actors (when the pipeline runs; otherwise they start with them).
 func (cl *clusterNode) adopt(member string, ds []firehook.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -149,7 +150,10 @@ func (cl *clusterNode) adopt(member string, ds []firehook.Delivery) error {
 	if err != nil {
 		return err
 	}
-	cl.log.Info("cluster: deliveries of a dead member taken over", "member", member, "deliveries", len(adopted))
+	cl.log.Info("cluster: deliveries of another member taken over", "member", member, "deliveries", len(adopted))
+	// Copied on, like a decision made here: if this node dies too, the
+	// shard's other owner takes them over in turn.
+	cl.copyOn(adopted)
 	if p := cl.n.committed.Load(); p != nil {
 		p.Enqueue(adopted)
 	}
@@ -157,6 +161,41 @@ func (cl *clusterNode) adopt(member string, ds []firehook.Delivery) error {
 		m.ObserveTakeover(len(adopted))
 	}
 	return nil
+}
+
+// copyOn copies deliveries taken over to the other owners of their
+// persons' shards, one message per member (a failure is logged: the
+// deliveries go on).
+func (cl *clusterNode) copyOn(ds []firehook.Delivery) {
+	pl := cl.placement()
+	msgs := map[string]*clusterpb.Replica{}
+	laneSeq := map[string]uint64{}
+	for i := range ds {
+		d := &ds[i]
+		for _, m := range pl.ShardOwners(cluster.KeyShard(d.PersonKey)) {
+			if m == cl.name {
+				continue
+			}
+			if msgs[m] == nil {
+				msgs[m] = &clusterpb.Replica{From: cl.name}
+			}
+			msgs[m].Deliveries = append(msgs[m].Deliveries, persistence.EncodeDelivery(d))
+			if d.Sequence > laneSeq[d.PersonKey] {
+				laneSeq[d.PersonKey] = d.Sequence
+			}
+			break
+		}
+	}
+	for m, msg := range msgs {
+		for lane, seq := range laneSeq {
+			if slices.Contains(pl.ShardOwners(cluster.KeyShard(lane)), m) {
+				msg.Lanes, msg.Seqs = append(msg.Lanes, lane), append(msg.Seqs, seq)
+			}
+		}
+		if err := cl.ack(context.Background(), m, msg, 5*time.Second); err != nil {
+			cl.log.Warn("cluster: deliveries taken over not copied on", "member", m, "deliveries", len(msg.Deliveries), "err", err)
+		}
+	}
 }
 
 // deliveriesFinished is the endpoint actors' observer: the copies of the
@@ -321,12 +360,25 @@ func (cl *clusterNode) catchUpTakenOver(ctx context.Context) {
 	if err != nil {
 		cl.log.Error("cluster: reading this node's unfinished deliveries", "err", err)
 	}
-	q := &clusterpb.TakenOverQuery{Member: cl.name}
+	// The lanes and deliveries are asked about in parts (a member whose
+	// endpoint is down may hold many): the first part also brings the
+	// decisions taken over.
+	var lanes, ids []string
 	for lane := range mine.lanes {
-		q.Lanes = append(q.Lanes, lane)
+		lanes = append(lanes, lane)
 	}
 	for _, d := range mine.byEvent {
-		q.Deliveries = append(q.Deliveries, d.ids...)
+		ids = append(ids, d.ids...)
+	}
+	queries := []*clusterpb.TakenOverQuery{{Member: cl.name}}
+	for i := 0; i < max(len(lanes), len(ids)); i += catchUpPart {
+		q := queries[len(queries)-1]
+		if len(q.Lanes) > 0 || len(q.Deliveries) > 0 {
+			q = &clusterpb.TakenOverQuery{Member: cl.name, SkipDecisions: true}
+			queries = append(queries, q)
+		}
+		q.Lanes = lanes[min(i, len(lanes)):min(i+catchUpPart, len(lanes))]
+		q.Deliveries = ids[min(i, len(ids)):min(i+catchUpPart, len(ids))]
 	}
 	members := slices.DeleteFunc(cl.members.Placement().Members(), func(m string) bool { return m == cl.name })
 	var (
@@ -340,27 +392,31 @@ func (cl *clusterNode) catchUpTakenOver(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := cl.catchUpFrom(ctx, member, q)
-			if err != nil {
-				cl.log.Warn("cluster: catching up with a member failed", "member", member, "err", err)
-				return
+			for _, q := range queries {
+				r, err := cl.catchUpFrom(ctx, member, q)
+				if err != nil {
+					cl.log.Warn("cluster: catching up with a member failed", "member", member, "err", err)
+					return
+				}
+				mu.Lock()
+				for _, d := range r.Decisions {
+					known[d.EventId] = true
+				}
+				for i, lane := range q.Lanes {
+					if i < len(r.Seqs) {
+						seqs[lane] = max(seqs[lane], r.Seqs[i])
+					}
+				}
+				for _, id := range r.Held {
+					if ev, ok := mine.eventOf[id]; ok {
+						known[ev] = true
+					}
+				}
+				mu.Unlock()
 			}
 			mu.Lock()
-			defer mu.Unlock()
 			answers++
-			for _, d := range r.Decisions {
-				known[d.EventId] = true
-			}
-			for i, lane := range q.Lanes {
-				if i < len(r.Seqs) {
-					seqs[lane] = max(seqs[lane], r.Seqs[i])
-				}
-			}
-			for _, id := range r.Held {
-				if ev, ok := mine.eventOf[id]; ok {
-					known[ev] = true
-				}
-			}
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
@@ -385,6 +441,10 @@ func (cl *clusterNode) catchUpTakenOver(ctx context.Context) {
 	cl.log.Info("cluster: decisions made just before this node died, never copied, to be made again",
 		"events", len(void), "deliveries_removed_here", removed, "kept", len(candidates)-len(void))
 }
+
+// catchUpPart bounds the lanes and the deliveries one TakenOverQuery
+// asks about (a message stays well under gRPC's 4 MiB).
+const catchUpPart = 5000
 
 // unfinished is this node's unfinished deliveries, by event.
 type unfinished struct {
@@ -474,9 +534,12 @@ func (cl *clusterNode) catchUpFrom(ctx context.Context, member string, q *cluste
 
 // onTakenOverQuery lists the decisions of a member taken over here.
 func (cl *clusterNode) onTakenOverQuery(m *clusterpb.TakenOverQuery) proto.Message {
-	tos, err := cl.n.store.Outbox().TakenOverFrom(m.Member)
-	if err != nil {
-		return &clusterpb.TakenOverReply{Error: err.Error()}
+	var tos []persistence.TakenOver
+	var err error
+	if !m.SkipDecisions {
+		if tos, err = cl.n.store.Outbox().TakenOverFrom(m.Member); err != nil {
+			return &clusterpb.TakenOverReply{Error: err.Error()}
+		}
 	}
 	r := &clusterpb.TakenOverReply{Decisions: make([]*clusterpb.TakenOver, 0, len(tos))}
 	for _, to := range tos {
@@ -508,4 +571,28 @@ func (cl *clusterNode) onTakenOverDone(m *clusterpb.TakenOverDone) proto.Message
 		return &clusterpb.Ack{Error: err.Error()}
 	}
 	return &clusterpb.Ack{}
+}
+
+// replicasHeld counts the copies of other members' deliveries held here.
+func (cl *clusterNode) replicasHeld() int {
+	counts, _ := cl.n.store.Outbox().ReplicaCounts()
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	return total
+}
+
+// decodeDeliveries decodes deliveries sent between members
+// (persistence.EncodeDelivery).
+func decodeDeliveries(bs [][]byte) ([]firehook.Delivery, error) {
+	ds := make([]firehook.Delivery, 0, len(bs))
+	for _, b := range bs {
+		d, err := persistence.DecodeDelivery(b)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
 }

@@ -218,6 +218,7 @@ func Start(cfg Config) (*Node, error) {
 		Actors:                n.sys,
 		NodeName:              cfg.Name,
 		Cluster:               func(ctx context.Context) any { return n.ClusterStatus(ctx) },
+		ClusterShards:         func(ctx context.Context) any { return n.ClusterShards() },
 		GraphCluster:          n.graphCluster(),
 		Peers:                 n.peers(),
 		Events:                n.store.Events,
@@ -358,6 +359,14 @@ func (n *Node) startPipeline() error {
 		// deliveries: drop those that members took over while it was down.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n.cluster.catchUpTakenOver(ctx)
+		cancel()
+		// Its graph shards, too: those that differ from a live owner's are
+		// copied before the node serves (at most CatchUpWait; the rest in
+		// the background).
+		ctx, cancel = context.WithTimeout(context.Background(), n.cfg.Cluster.CatchUpWait)
+		if !n.cluster.copier.waitFirstRound(ctx) {
+			n.log.Warn("cluster: serving before the graph shards caught up; the copy goes on", "waited", n.cfg.Cluster.CatchUpWait)
+		}
 		cancel()
 	}
 	n.committed.Store(n.pipe)

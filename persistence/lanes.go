@@ -51,6 +51,21 @@ func (o *Outbox) LaneSequences(keep func(personKey string) bool) (map[string]uin
 // (a lower or equal one changes nothing, so merging twice, or in any
 // order, ends the same), durably, and returns how many it raised.
 func (o *Outbox) MergeLaneSequences(seqs map[string]uint64) (int, error) {
+	return o.mergeLaneSequences(seqs, true)
+}
+
+// MergeLaneSequencesUnsynced is MergeLaneSequences without the wait for
+// an fsync: the store's next one makes it durable (the pipeline's
+// checkpoint, every 200 ms under load). For the copies of another
+// member's decisions, made on every decision: they matter only if that
+// member dies, and a killed process loses nothing committed (badger's
+// files are written through the page cache); a machine that loses power
+// with its copies' member is the loss of both.
+func (o *Outbox) MergeLaneSequencesUnsynced(seqs map[string]uint64) (int, error) {
+	return o.mergeLaneSequences(seqs, false)
+}
+
+func (o *Outbox) mergeLaneSequences(seqs map[string]uint64, wait bool) (int, error) {
 	raised := 0
 	for lane, seq := range seqs {
 		if lane == "" || seq == 0 {
@@ -74,7 +89,7 @@ func (o *Outbox) MergeLaneSequences(seqs map[string]uint64) (int, error) {
 			raised++
 		}
 	}
-	if raised > 0 {
+	if raised > 0 && wait {
 		if err := o.syncShared(); err != nil {
 			return raised, fmt.Errorf("merge lane sequences: %w", err)
 		}

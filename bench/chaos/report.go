@@ -27,6 +27,17 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, time.Duration(d).Round(time.Microsecond).Seconds(), 'f', -1, 64), nil
 }
 
+// UnmarshalJSON reads MarshalJSON's seconds, so that a report written
+// with --json can be read back.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	secs, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("chaos: duration %s: %w", b, err)
+	}
+	*d = Duration(time.Duration(secs * float64(time.Second)).Round(time.Microsecond))
+	return nil
+}
+
 // String rounds d to the millisecond, below one to the microsecond.
 func (d Duration) String() string {
 	if time.Duration(d) < time.Millisecond {
@@ -277,7 +288,9 @@ func (r *Report) analyze(views []PageView, arrivals []Arrival, loadEnd time.Time
 	for _, p := range persons {
 		for _, id := range personOf[p] {
 			if seen[id] {
-				delivery = append(delivery, max(0, firstAt[id].Sub(ackAt[id])))
+				if !ackAt[id].IsZero() {
+					delivery = append(delivery, max(0, firstAt[id].Sub(ackAt[id])))
+				}
 			} else {
 				r.Lost++
 				r.LostIDs = appendExample(r.LostIDs, id)

@@ -208,6 +208,15 @@ func TestReport_Outputs(t *testing.T) {
 	if back["lost"] != 1.0 || back["kill_every_s"] != 30.0 || kill["detected_after_s"] != 1.25 || kill["victim"] != "node-2" {
 		t.Errorf("JSON: %s", raw)
 	}
+	// A report written with --json reads back into a Report that renders
+	// the same text.
+	var again Report
+	if err := json.Unmarshal(raw, &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != text {
+		t.Errorf("read back from JSON, the report renders\n%s\nnot\n%s", again.String(), text)
+	}
 }
 
 func TestReport_Analyze_WindowEndsAtTheNextKill(t *testing.T) {

@@ -939,7 +939,17 @@ type LaneState struct {
 	// visitors is set on the second message of a hand-over, sent once the
 	// sender has finished the events of the shards' visitors it had begun:
 	// the receiver may then go on with those visitors' later events.
-	Visitors      bool `protobuf:"varint,4,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	Visitors bool `protobuf:"varint,4,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	// deliveries are the sender's deliveries of those persons still
+	// unfinished when it handed them over (persistence.EncodeDelivery): the
+	// receiver takes them over, so that they reach their endpoints before
+	// the persons' later events; from names the sender.
+	Deliveries [][]byte `protobuf:"bytes,5,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	From       string   `protobuf:"bytes,6,opt,name=from,proto3" json:"from,omitempty"`
+	// to_boot is the life of the receiver the hand-over began for (its
+	// Meta.Boot then): a receiver that restarted since ignores the message,
+	// whose hand-over was meant for its previous life.
+	ToBoot        int64 `protobuf:"varint,7,opt,name=to_boot,json=toBoot,proto3" json:"to_boot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1000,6 +1010,27 @@ func (x *LaneState) GetVisitors() bool {
 		return x.Visitors
 	}
 	return false
+}
+
+func (x *LaneState) GetDeliveries() [][]byte {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *LaneState) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *LaneState) GetToBoot() int64 {
+	if x != nil {
+		return x.ToBoot
+	}
+	return 0
 }
 
 // Replica copies a decision that the sender (the primary of the person's
@@ -1158,8 +1189,11 @@ type TakenOverQuery struct {
 	// lanes lists the persons of member's unfinished deliveries, and
 	// deliveries their ids: the answer says how far each person's sequence
 	// went here, and which of the deliveries this member holds copies of.
-	Lanes         []string `protobuf:"bytes,2,rep,name=lanes,proto3" json:"lanes,omitempty"`
-	Deliveries    []string `protobuf:"bytes,3,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	Lanes      []string `protobuf:"bytes,2,rep,name=lanes,proto3" json:"lanes,omitempty"`
+	Deliveries []string `protobuf:"bytes,3,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// skip_decisions leaves the decisions taken over out of the answer (a
+	// long list of lanes and deliveries is asked in several parts).
+	SkipDecisions bool `protobuf:"varint,4,opt,name=skip_decisions,json=skipDecisions,proto3" json:"skip_decisions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1213,6 +1247,13 @@ func (x *TakenOverQuery) GetDeliveries() []string {
 		return x.Deliveries
 	}
 	return nil
+}
+
+func (x *TakenOverQuery) GetSkipDecisions() bool {
+	if x != nil {
+		return x.SkipDecisions
+	}
+	return false
 }
 
 // TakenOver is one decision taken over: its event, type, sequence,
@@ -1416,6 +1457,312 @@ func (x *TakenOverDone) GetEventIds() []string {
 	return nil
 }
 
+// ShardPull asks a member that owns shards to copy them to the sender,
+// which became an owner of them: the member streams them to the sender in
+// ShardChunk requests (one at a time, each acknowledged, at most
+// rate_per_s records a second), then answers with the shards' digests
+// (ShardDigests) as of the end of the copy.
+type ShardPull struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Shards        []int32                `protobuf:"varint,2,rep,packed,name=shards,proto3" json:"shards,omitempty"`
+	Batch         int32                  `protobuf:"varint,3,opt,name=batch,proto3" json:"batch,omitempty"`                         // records and links per chunk
+	RatePerS      int32                  `protobuf:"varint,4,opt,name=rate_per_s,json=ratePerS,proto3" json:"rate_per_s,omitempty"` // 0: no limit
+	From          string                 `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`                            // the member to send the chunks to (the sender)
+	Actor         string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`                          // its actor address (peers may not see its new life yet)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardPull) Reset() {
+	*x = ShardPull{}
+	mi := &file_firehook_cluster_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardPull) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardPull) ProtoMessage() {}
+
+func (x *ShardPull) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardPull.ProtoReflect.Descriptor instead.
+func (*ShardPull) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ShardPull) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ShardPull) GetShards() []int32 {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
+func (x *ShardPull) GetBatch() int32 {
+	if x != nil {
+		return x.Batch
+	}
+	return 0
+}
+
+func (x *ShardPull) GetRatePerS() int32 {
+	if x != nil {
+		return x.RatePerS
+	}
+	return 0
+}
+
+func (x *ShardPull) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ShardPull) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+// ShardChunk is one batch of a ShardPull's shards (identity.ShardBatch's
+// binary form). Answered with an Ack.
+type ShardChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Batch         []byte                 `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardChunk) Reset() {
+	*x = ShardChunk{}
+	mi := &file_firehook_cluster_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardChunk) ProtoMessage() {}
+
+func (x *ShardChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardChunk.ProtoReflect.Descriptor instead.
+func (*ShardChunk) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ShardChunk) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ShardChunk) GetBatch() []byte {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+// ShardDigestQuery asks a member for the digests of its copies of shards.
+// Answered with ShardDigests.
+type ShardDigestQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shards        []int32                `protobuf:"varint,1,rep,packed,name=shards,proto3" json:"shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardDigestQuery) Reset() {
+	*x = ShardDigestQuery{}
+	mi := &file_firehook_cluster_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardDigestQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardDigestQuery) ProtoMessage() {}
+
+func (x *ShardDigestQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardDigestQuery.ProtoReflect.Descriptor instead.
+func (*ShardDigestQuery) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ShardDigestQuery) GetShards() []int32 {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
+// ShardDigests lists shards' digests (identity.ShardDigest): sums[i] and
+// entries[i] are shards[i]'s.
+type ShardDigests struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shards        []int32                `protobuf:"varint,1,rep,packed,name=shards,proto3" json:"shards,omitempty"`
+	Sums          []uint64               `protobuf:"varint,2,rep,packed,name=sums,proto3" json:"sums,omitempty"`
+	Entries       []int64                `protobuf:"varint,3,rep,packed,name=entries,proto3" json:"entries,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardDigests) Reset() {
+	*x = ShardDigests{}
+	mi := &file_firehook_cluster_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardDigests) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardDigests) ProtoMessage() {}
+
+func (x *ShardDigests) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardDigests.ProtoReflect.Descriptor instead.
+func (*ShardDigests) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ShardDigests) GetShards() []int32 {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
+func (x *ShardDigests) GetSums() []uint64 {
+	if x != nil {
+		return x.Sums
+	}
+	return nil
+}
+
+func (x *ShardDigests) GetEntries() []int64 {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ShardDigests) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ShardsConfirmed tells the members that the sender holds shards, checked
+// by digest against a live owner: a member that does not own them any
+// more drops them. Answered with an Ack.
+type ShardsConfirmed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shards        []int32                `protobuf:"varint,1,rep,packed,name=shards,proto3" json:"shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardsConfirmed) Reset() {
+	*x = ShardsConfirmed{}
+	mi := &file_firehook_cluster_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardsConfirmed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardsConfirmed) ProtoMessage() {}
+
+func (x *ShardsConfirmed) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardsConfirmed.ProtoReflect.Descriptor instead.
+func (*ShardsConfirmed) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ShardsConfirmed) GetShards() []int32 {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
 var File_firehook_cluster_proto protoreflect.FileDescriptor
 
 const file_firehook_cluster_proto_rawDesc = "" +
@@ -1484,12 +1831,17 @@ const file_firehook_cluster_proto_rawDesc = "" +
 	"\n" +
 	"QueryReply\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"i\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xb6\x01\n" +
 	"\tLaneState\x12\x16\n" +
 	"\x06shards\x18\x01 \x03(\x05R\x06shards\x12\x14\n" +
 	"\x05lanes\x18\x02 \x03(\tR\x05lanes\x12\x12\n" +
 	"\x04seqs\x18\x03 \x03(\x04R\x04seqs\x12\x1a\n" +
-	"\bvisitors\x18\x04 \x01(\bR\bvisitors\"\x95\x01\n" +
+	"\bvisitors\x18\x04 \x01(\bR\bvisitors\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\x05 \x03(\fR\n" +
+	"deliveries\x12\x12\n" +
+	"\x04from\x18\x06 \x01(\tR\x04from\x12\x17\n" +
+	"\ato_boot\x18\a \x01(\x03R\x06toBoot\"\x95\x01\n" +
 	"\aReplica\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x14\n" +
 	"\x05lanes\x18\x02 \x03(\tR\x05lanes\x12\x12\n" +
@@ -1501,13 +1853,14 @@ const file_firehook_cluster_proto_rawDesc = "" +
 	"\x06shards\x18\x06 \x03(\x05R\x06shards\"3\n" +
 	"\vReplicaDone\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\"^\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"\x85\x01\n" +
 	"\x0eTakenOverQuery\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x14\n" +
 	"\x05lanes\x18\x02 \x03(\tR\x05lanes\x12\x1e\n" +
 	"\n" +
 	"deliveries\x18\x03 \x03(\tR\n" +
-	"deliveries\"\x95\x01\n" +
+	"deliveries\x12%\n" +
+	"\x0eskip_decisions\x18\x04 \x01(\bR\rskipDecisions\"\x95\x01\n" +
 	"\tTakenOver\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -1524,7 +1877,28 @@ const file_firehook_cluster_proto_rawDesc = "" +
 	"\x04held\x18\x04 \x03(\tR\x04held\"D\n" +
 	"\rTakenOverDone\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1b\n" +
-	"\tevent_ids\x18\x02 \x03(\tR\beventIdsB0Z.github.com/firehook/firehook/cluster/clusterpbb\x06proto3"
+	"\tevent_ids\x18\x02 \x03(\tR\beventIds\"\x9b\x01\n" +
+	"\tShardPull\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
+	"\x06shards\x18\x02 \x03(\x05R\x06shards\x12\x14\n" +
+	"\x05batch\x18\x03 \x01(\x05R\x05batch\x12\x1c\n" +
+	"\n" +
+	"rate_per_s\x18\x04 \x01(\x05R\bratePerS\x12\x12\n" +
+	"\x04from\x18\x05 \x01(\tR\x04from\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\"<\n" +
+	"\n" +
+	"ShardChunk\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x14\n" +
+	"\x05batch\x18\x02 \x01(\fR\x05batch\"*\n" +
+	"\x10ShardDigestQuery\x12\x16\n" +
+	"\x06shards\x18\x01 \x03(\x05R\x06shards\"j\n" +
+	"\fShardDigests\x12\x16\n" +
+	"\x06shards\x18\x01 \x03(\x05R\x06shards\x12\x12\n" +
+	"\x04sums\x18\x02 \x03(\x04R\x04sums\x12\x18\n" +
+	"\aentries\x18\x03 \x03(\x03R\aentries\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\")\n" +
+	"\x0fShardsConfirmed\x12\x16\n" +
+	"\x06shards\x18\x01 \x03(\x05R\x06shardsB0Z.github.com/firehook/firehook/cluster/clusterpbb\x06proto3"
 
 var (
 	file_firehook_cluster_proto_rawDescOnce sync.Once
@@ -1538,30 +1912,35 @@ func file_firehook_cluster_proto_rawDescGZIP() []byte {
 	return file_firehook_cluster_proto_rawDescData
 }
 
-var file_firehook_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_firehook_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_firehook_cluster_proto_goTypes = []any{
-	(*Handoff)(nil),         // 0: firehook.cluster.Handoff
-	(*HandoffAck)(nil),      // 1: firehook.cluster.HandoffAck
-	(*Identifier)(nil),      // 2: firehook.cluster.Identifier
-	(*LookupRequest)(nil),   // 3: firehook.cluster.LookupRequest
-	(*Hit)(nil),             // 4: firehook.cluster.Hit
-	(*LookupReply)(nil),     // 5: firehook.cluster.LookupReply
-	(*LearnRequest)(nil),    // 6: firehook.cluster.LearnRequest
-	(*UpsertRecords)(nil),   // 7: firehook.cluster.UpsertRecords
-	(*EraseRequest)(nil),    // 8: firehook.cluster.EraseRequest
-	(*DispatchRequest)(nil), // 9: firehook.cluster.DispatchRequest
-	(*Ack)(nil),             // 10: firehook.cluster.Ack
-	(*ConfigChange)(nil),    // 11: firehook.cluster.ConfigChange
-	(*ConfigChanges)(nil),   // 12: firehook.cluster.ConfigChanges
-	(*Query)(nil),           // 13: firehook.cluster.Query
-	(*QueryReply)(nil),      // 14: firehook.cluster.QueryReply
-	(*LaneState)(nil),       // 15: firehook.cluster.LaneState
-	(*Replica)(nil),         // 16: firehook.cluster.Replica
-	(*ReplicaDone)(nil),     // 17: firehook.cluster.ReplicaDone
-	(*TakenOverQuery)(nil),  // 18: firehook.cluster.TakenOverQuery
-	(*TakenOver)(nil),       // 19: firehook.cluster.TakenOver
-	(*TakenOverReply)(nil),  // 20: firehook.cluster.TakenOverReply
-	(*TakenOverDone)(nil),   // 21: firehook.cluster.TakenOverDone
+	(*Handoff)(nil),          // 0: firehook.cluster.Handoff
+	(*HandoffAck)(nil),       // 1: firehook.cluster.HandoffAck
+	(*Identifier)(nil),       // 2: firehook.cluster.Identifier
+	(*LookupRequest)(nil),    // 3: firehook.cluster.LookupRequest
+	(*Hit)(nil),              // 4: firehook.cluster.Hit
+	(*LookupReply)(nil),      // 5: firehook.cluster.LookupReply
+	(*LearnRequest)(nil),     // 6: firehook.cluster.LearnRequest
+	(*UpsertRecords)(nil),    // 7: firehook.cluster.UpsertRecords
+	(*EraseRequest)(nil),     // 8: firehook.cluster.EraseRequest
+	(*DispatchRequest)(nil),  // 9: firehook.cluster.DispatchRequest
+	(*Ack)(nil),              // 10: firehook.cluster.Ack
+	(*ConfigChange)(nil),     // 11: firehook.cluster.ConfigChange
+	(*ConfigChanges)(nil),    // 12: firehook.cluster.ConfigChanges
+	(*Query)(nil),            // 13: firehook.cluster.Query
+	(*QueryReply)(nil),       // 14: firehook.cluster.QueryReply
+	(*LaneState)(nil),        // 15: firehook.cluster.LaneState
+	(*Replica)(nil),          // 16: firehook.cluster.Replica
+	(*ReplicaDone)(nil),      // 17: firehook.cluster.ReplicaDone
+	(*TakenOverQuery)(nil),   // 18: firehook.cluster.TakenOverQuery
+	(*TakenOver)(nil),        // 19: firehook.cluster.TakenOver
+	(*TakenOverReply)(nil),   // 20: firehook.cluster.TakenOverReply
+	(*TakenOverDone)(nil),    // 21: firehook.cluster.TakenOverDone
+	(*ShardPull)(nil),        // 22: firehook.cluster.ShardPull
+	(*ShardChunk)(nil),       // 23: firehook.cluster.ShardChunk
+	(*ShardDigestQuery)(nil), // 24: firehook.cluster.ShardDigestQuery
+	(*ShardDigests)(nil),     // 25: firehook.cluster.ShardDigests
+	(*ShardsConfirmed)(nil),  // 26: firehook.cluster.ShardsConfirmed
 }
 var file_firehook_cluster_proto_depIdxs = []int32{
 	2,  // 0: firehook.cluster.LookupRequest.ids:type_name -> firehook.cluster.Identifier
@@ -1587,7 +1966,7 @@ func file_firehook_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_firehook_cluster_proto_rawDesc), len(file_firehook_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

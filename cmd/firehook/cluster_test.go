@@ -58,9 +58,16 @@ type clusterView struct {
 
 func getCluster(t *testing.T, p *proc) clusterView {
 	t.Helper()
+	return getClusterAt(t, p.admin)
+}
+
+// getClusterAt reads GET /v1/cluster of the member whose admin API is at
+// admin.
+func getClusterAt(t *testing.T, admin string) clusterView {
+	t.Helper()
 	var v clusterView
-	if s := call(t, "GET", p.admin+"/v1/cluster", clusterToken, nil, &v); s != http.StatusOK {
-		t.Fatalf("GET /v1/cluster on %s: %d", p.admin, s)
+	if s := call(t, "GET", admin+"/v1/cluster", clusterToken, nil, &v); s != http.StatusOK {
+		t.Fatalf("GET /v1/cluster on %s: %d", admin, s)
 	}
 	return v
 }

@@ -20,6 +20,7 @@ type serveFlags struct {
 	data, listen, adminListen, name string
 	gossipListen, join, actorListen string
 	clusterName                     string
+	shardCopyRate                   int
 	allowPrivate                    bool
 	trustedProxies                  string
 	logLevel, logFormat             string
@@ -36,6 +37,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses of members to join (empty: start a new cluster)")
 	fs.StringVar(&f.actorListen, "actor-listen", "", "address of the transport between members (default: the gossip host, a free port)")
 	fs.StringVar(&f.clusterName, "cluster", "firehook", "cluster name: members of other clusters are ignored")
+	fs.IntVar(&f.shardCopyRate, "shard-copy-rate", 20_000, "records and links a second a copy of graph shards to this member may bring (-1: no limit)")
 	fs.BoolVar(&f.allowPrivate, "allow-private-endpoints", false, "let webhook endpoints target private and loopback addresses")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -93,6 +95,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			ActorListen:  f.actorListen,
 			Join:         splitList(f.join),
 			Name:         f.clusterName,
+			// 0 is the default; the flag's -1 means no limit.
+			ShardCopyRate: f.shardCopyRate,
 		},
 	})
 	if err != nil {

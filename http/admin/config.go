@@ -155,6 +155,9 @@ type Config struct {
 	// Cluster answers GET /v1/cluster (the node's view of its cluster, a
 	// JSON value). Nil: not served.
 	Cluster func(ctx context.Context) any
+	// ClusterShards answers GET /v1/cluster/shards (this member's graph
+	// shards, a JSON value). Nil: not served.
+	ClusterShards func(ctx context.Context) any
 	// NodeName names this node in the answers of /v1/actors.
 	NodeName string
 	// Events is the event log (persistence.EventLog): GET /v1/events, and

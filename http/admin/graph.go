@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/api"
 	"github.com/firehook/firehook/identity"
 )
@@ -31,6 +32,12 @@ func (h *Handler) importGraph(w http.ResponseWriter, r *http.Request) {
 		}
 		if errors.Is(err, identity.ErrImportRead) {
 			api.WriteError(w, nil, api.Errorf(api.CodeInvalidJSON, "import stopped after %d records: %v", res.Imported, err))
+			return
+		}
+		if errors.Is(err, firehook.ErrUnavailable) {
+			h.cfg.Log.Warn("graph import stopped: a cluster member did not answer", "err", err, "imported", res.Imported)
+			api.WriteError(w, nil, api.Errorf(api.CodeUnavailable,
+				"import stopped after %d records: a cluster member did not answer; import the file again (records are upserts)", res.Imported))
 			return
 		}
 		h.cfg.Log.Error("graph import failed", "err", err, "imported", res.Imported, "rejected", res.Rejected)

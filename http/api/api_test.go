@@ -68,6 +68,7 @@ func TestWriteError_ShapeAndStatus(t *testing.T) {
 		{fmt.Errorf("get: %w", firehook.ErrNotFound), 404, api.CodeNotFound},
 		{fmt.Errorf("put: %w", firehook.ErrConflict), 409, api.CodeConflict},
 		{fmt.Errorf("append: %w", firehook.ErrClosed), 503, api.CodeUnavailable},
+		{fmt.Errorf("lookup: %w", firehook.ErrUnavailable), 503, api.CodeUnavailable},
 		{errors.New("disk on fire at /var/lib/secret"), 500, api.CodeInternal},
 	}
 	for _, c := range cases {

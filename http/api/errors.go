@@ -91,6 +91,8 @@ func FromStore(err error) *Error {
 		return Errorf(CodeValidation, "%s", err.Error())
 	case errors.Is(err, firehook.ErrClosed):
 		return Errorf(CodeUnavailable, "the node is shutting down")
+	case errors.Is(err, firehook.ErrUnavailable):
+		return Errorf(CodeUnavailable, "a cluster member did not answer; try again")
 	default:
 		return Errorf(CodeInternal, "internal error")
 	}
