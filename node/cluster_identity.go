@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/firehook/firehook/cluster"
 	"github.com/firehook/firehook/cluster/clusterpb"
 	"github.com/firehook/firehook/identity"
 )
@@ -48,9 +48,9 @@ func (s clusterSource) Hits(ids []identity.Identifier) ([]identity.Hit, error) {
 // hits looks ids up once, on every live owner of each identifier's shard
 // at once (this node's graph when it is one), and keeps one hit per
 // identifier. Asking both owners costs no latency (in parallel) and finds
-// what one of them lacks: a record imported while it was down, or a shard
-// it took over whose records it has not received (shard copying is
-// Cluster II's).
+// what one of them may lack while a shard copy is in progress; an owner
+// that is slow to answer is not waited for once the other answered (see
+// remoteHits).
 func (s clusterSource) hits(ctx context.Context, ids []identity.Identifier) ([]identity.Hit, error) {
 	pl := s.cl.placement()
 	var local []identity.Identifier
@@ -75,43 +75,94 @@ func (s clusterSource) hits(ctx context.Context, ids []identity.Identifier) ([]i
 		out = append(out, h...)
 	}
 	if len(remote) > 0 {
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		failed := map[string]error{}
-		for member, mids := range remote {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				h, err := s.lookup(ctx, member, mids)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					failed[member] = err
-					return
-				}
-				out = append(out, h...)
-			}()
+		more, err := s.remoteHits(ctx, pl, ids, local, remote)
+		if err != nil {
+			return nil, err
 		}
-		wg.Wait()
-		// With two owners one may be down: each identifier needs one owner
-		// that answered.
+		out = append(out, more...)
+	}
+	return dedupeHits(out, ids), nil
+}
+
+// lookupGrace is how long a lookup waits for the slower owner of a shard
+// once every identifier has an answer from one owner: enough for a live
+// member (a lookup takes ~0.2 ms), short against a member that died and
+// is not declared dead yet (~1.25 s), whose answers a match must not wait
+// for.
+const lookupGrace = 50 * time.Millisecond
+
+// remoteHits asks the other owners of the identifiers' shards (all at
+// once) and returns once all answered, or every identifier has an answer
+// (local counts) and lookupGrace passed since. An identifier none of whose
+// owners answered is an error.
+func (s clusterSource) remoteHits(ctx context.Context, pl *cluster.Placement, ids, local []identity.Identifier, remote map[string][]identity.Identifier) ([]identity.Hit, error) {
+	ctx, cancel := context.WithCancel(ctx) // the lookups not waited for end with it
+	defer cancel()
+	type result struct {
+		member string
+		hits   []identity.Hit
+		err    error
+	}
+	results := make(chan result, len(remote))
+	for member, mids := range remote {
+		go func() {
+			h, err := s.lookup(ctx, member, mids)
+			results <- result{member, h, err}
+		}()
+	}
+	answered := map[string]bool{}
+	failed := map[string]error{}
+	isLocal := make(map[identity.Identifier]bool, len(local))
+	for _, id := range local {
+		isLocal[id] = true
+	}
+	covered := func() error {
 		for _, id := range ids {
-			owners := pl.ShardOwners(identity.ShardOf(id))
-			ok := len(owners) == 0 || slices.Contains(owners, s.cl.name)
-			var err error
-			for _, m := range owners {
+			if isLocal[id] {
+				continue
+			}
+			var err error = cluster.ErrUnreachable
+			ok := false
+			for _, m := range pl.ShardOwners(identity.ShardOf(id)) {
+				if answered[m] {
+					ok = true
+					break
+				}
 				if e, bad := failed[m]; bad {
 					err = e
-				} else if m != s.cl.name {
-					ok = true
 				}
 			}
 			if !ok {
-				return nil, err
+				return err
 			}
 		}
+		return nil
 	}
-	return dedupeHits(out, ids), nil
+	var out []identity.Hit
+	var grace <-chan time.Time
+	for pending := len(remote); pending > 0; {
+		select {
+		case r := <-results:
+			pending--
+			if r.err != nil {
+				failed[r.member] = r.err
+			} else {
+				answered[r.member] = true
+				out = append(out, r.hits...)
+			}
+			if grace == nil && pending > 0 && covered() == nil {
+				grace = time.After(lookupGrace)
+			}
+		case <-grace:
+			pending = 0
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err := covered(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // lookup asks member for the hits of ids.
@@ -153,28 +204,54 @@ func (s clusterSource) LearnRecord(tenant, visitorID string, rec *identity.Recor
 			return nil
 		}
 	}
-	var enc []byte
-	for i, m := range owners {
-		var err error
+	// The primary owner (the visitor's, this node as a rule) stores the
+	// link before the match goes on; the other owner is sent it at the
+	// same time and waited for at most learnReplicaWait: a replica that
+	// died and is not declared dead yet must not hold up every match, and
+	// one that misses the link gets it with the shard's copy when the
+	// members change.
+	enc, err := identity.EncodeRecord(rec)
+	if err != nil {
+		return fmt.Errorf("learn: %w", err)
+	}
+	learn := func(m string) error {
 		if m == s.cl.name {
-			err = s.cl.learnHere(tenant, visitorID, rec)
-		} else {
-			if enc == nil {
-				if enc, err = identity.EncodeRecord(rec); err != nil {
-					return fmt.Errorf("learn: %w", err)
-				}
-			}
-			err = s.learnOn(m, &clusterpb.LearnRequest{Tenant: tenant, VisitorId: visitorID, Record: enc})
+			return s.cl.learnHere(tenant, visitorID, rec)
 		}
-		if err != nil {
-			if i == 0 {
-				return fmt.Errorf("learn on %s: %w", m, err)
+		return s.learnOn(m, &clusterpb.LearnRequest{Tenant: tenant, VisitorId: visitorID, Record: enc})
+	}
+	var replicas []chan error
+	for _, m := range owners[1:] {
+		done := make(chan error, 1)
+		replicas = append(replicas, done)
+		s.cl.wg.Add(1)
+		go func() {
+			defer s.cl.wg.Done()
+			err := learn(m)
+			if err != nil {
+				s.cl.log.Warn("cluster: learned link not stored on a replica", "member", m, "err", err)
 			}
-			s.cl.log.Warn("cluster: learned link not stored on a replica", "member", m, "err", err)
+			done <- err
+		}()
+	}
+	if err := learn(owners[0]); err != nil {
+		return fmt.Errorf("learn on %s: %w", owners[0], err)
+	}
+	t := time.NewTimer(learnReplicaWait)
+	defer t.Stop()
+	for _, done := range replicas {
+		select {
+		case <-done:
+		case <-t.C:
+			return nil // the rest goes on in the background
 		}
 	}
 	return nil
 }
+
+// learnReplicaWait bounds how long a learned link waits for its shard's
+// other owner (see LearnRecord).
+const learnReplicaWait = 100 * time.Millisecond
 
 func (s clusterSource) learnOn(member string, req *clusterpb.LearnRequest) error {
 	return s.cl.ack(context.Background(), member, req, clusterLookupTimeout)

@@ -169,7 +169,7 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 		cl.wg.Add(1)
 		go func() {
 			defer cl.wg.Done()
-			cl.handOverShards(next, lost, heldUpTo)
+			cl.handOverShards(next, lost, heldUpTo, handOverWait)
 		}()
 	}
 	for dead, mine := range adopting {
@@ -199,7 +199,7 @@ func (cl *clusterNode) heldBefore(ev *firehook.Event) bool {
 // first the persons' dispatch state, then, once the events up to heldUpTo
 // (those it stored for the shards' visitors before the change) are
 // decided, the visitors.
-func (cl *clusterNode) handOverShards(pl *cluster.Placement, shards []int, heldUpTo uint64) {
+func (cl *clusterNode) handOverShards(pl *cluster.Placement, shards []int, heldUpTo uint64, wait time.Duration) {
 	// The receivers' lives as of now: a receiver that restarts during the
 	// hand-over ignores the rest of it (its new life gets one of its own).
 	boots := map[string]int64{}
@@ -209,11 +209,11 @@ func (cl *clusterNode) handOverShards(pl *cluster.Placement, shards []int, heldU
 			boots[m] = mem.Meta.Boot
 		}
 	}
-	cl.sendLaneState(pl, shards, boots)
+	cl.sendLaneState(pl, shards, boots, wait)
 	// Then the visitors: once the events stored here for them before the
 	// change are decided.
 	if p := cl.n.committed.Load(); p != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), handOverWait)
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		err := p.WaitProcessed(ctx, heldUpTo)
 		cancel()
 		if err != nil {
@@ -242,7 +242,7 @@ func (cl *clusterNode) sendVisitorsReleased(pl *cluster.Placement, shards []int,
 // here, and after this node's deliveries of those persons finished (at
 // most laneWait), so that the new owner's deliveries of a person never
 // overtake the old owner's.
-func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int, boots map[string]int64) {
+func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int, boots map[string]int64, wait time.Duration) {
 	<-cl.ready
 	if cl.members == nil {
 		return // the join failed
@@ -254,7 +254,7 @@ func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int, boots 
 	moved := func(lane string) bool { return set[cluster.KeyShard(lane)] }
 	cl.gate.inFlight.Lock() // a barrier: the decisions begun here are made
 	cl.gate.inFlight.Unlock()
-	deadline := time.Now().Add(handOverWait)
+	deadline := time.Now().Add(wait)
 	for cl.n.unfinishedOf(moved) > 0 {
 		if time.Now().After(deadline) {
 			cl.log.Warn("cluster: handing persons over with deliveries unfinished here: their new owner takes them over",
@@ -300,6 +300,12 @@ func (cl *clusterNode) sendLaneState(pl *cluster.Placement, shards []int, boots 
 func (cl *clusterNode) sendLaneStates(byMember map[string]*clusterpb.LaneState, boots map[string]int64) {
 	for member, st := range byMember {
 		st.ToBoot = boots[member]
+		if _, ok := cl.members.Member(member); !ok {
+			// Gone (it left or died meanwhile): its successor gets the
+			// state from the hand-over of the next change.
+			cl.log.Warn("cluster: dispatch state not handed over: the member is gone", "member", member, "shards", len(st.Shards))
+			continue
+		}
 		var err error
 		for attempt := range 5 {
 			if err = cl.ack(context.Background(), member, st, 5*time.Second); err == nil {
@@ -448,7 +454,7 @@ func closeOnce(ch chan struct{}) {
 // handOverAll is the first step of a graceful leave: stop deciding here,
 // and hand the state of every person this node decided for to the owners
 // the cluster will have without it.
-func (cl *clusterNode) handOverAll() {
+func (cl *clusterNode) handOverAll(wait time.Duration) {
 	cl.gate.mu.Lock()
 	cl.gate.leaving = true
 	cl.gate.mu.Unlock()
@@ -456,7 +462,7 @@ func (cl *clusterNode) handOverAll() {
 	if len(pl.Members()) == 0 {
 		return // the last member: nobody to hand over to
 	}
-	cl.handOverShards(pl, allShards(), cl.n.store.Events.LastSeq())
+	cl.handOverShards(pl, allShards(), cl.n.store.Events.LastSeq(), wait)
 }
 
 // errNotOwnerHere is returned by dispatchHere for a person this node does

@@ -85,10 +85,14 @@ func TestCluster_Chaos_KillsUnderLoadLoseNothing(t *testing.T) {
 			rep.SequenceBackwards, strings.Join(rep.SequenceBackwardsExamples, "; "))
 	}
 	// Deliveries of the victim's persons resume within the detection time
-	// plus a second; 1 s more of slack for a -race build on 2 shared cores.
+	// plus a second. Under CI — a -race build of three members and the
+	// test on 2 cores, beside the other packages' tests — a visitor whose
+	// owner died waits up to 2 s for its page view's answer before its next
+	// one, so 3 s more are allowed here; the benchmark without the race
+	// detector (docs/benchmarks.md) resumes within 40 ms of the detection.
 	for i, k := range rep.Kills {
-		if k.Resumed > k.Detected+chaos.Duration(2*time.Second) {
-			t.Errorf("kill %d (%s): its persons' deliveries resumed %s after the kill, detected after %s; want at most detection + 1 s (2 s allowed)",
+		if k.Resumed > k.Detected+chaos.Duration(4*time.Second) {
+			t.Errorf("kill %d (%s): its persons' deliveries resumed %s after the kill, detected after %s; want at most detection + 1 s (4 s allowed under -race)",
 				i+1, k.Victim, k.Resumed, k.Detected)
 		}
 	}
