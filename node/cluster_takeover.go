@@ -152,8 +152,15 @@ func (cl *clusterNode) adopt(member string, ds []firehook.Delivery) error {
 	}
 	cl.log.Info("cluster: deliveries of another member taken over", "member", member, "deliveries", len(adopted))
 	// Copied on, like a decision made here: if this node dies too, the
-	// shard's other owner takes them over in turn.
-	cl.copyOn(adopted)
+	// shard's other owner takes them over in turn. In the background: the
+	// persons' deliveries and decisions must not wait for another member
+	// right after a death (a second death within that moment loses the
+	// copies, and the deliveries resume when this node restarts).
+	cl.wg.Add(1)
+	go func() {
+		defer cl.wg.Done()
+		cl.copyOn(adopted)
+	}()
 	if p := cl.n.committed.Load(); p != nil {
 		p.Enqueue(adopted)
 	}
