@@ -9,7 +9,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/firehook/firehook/http/ssrf"
+	"github.com/firehook/firehook/internal/netguard"
 )
 
 // NumShards is the number of identifier shards of the graph: an
@@ -152,7 +152,7 @@ func normalizeIP(v string) (string, error) {
 		return "", fmt.Errorf("%w: ip is not an IP address", ErrInvalidIdentifier)
 	}
 	a = a.Unmap()
-	if ssrf.Blocked(a) {
+	if netguard.Blocked(a) {
 		// Loopback, private, link-local, multicast, documentation, …: an
 		// address that many unrelated visitors share or that never
 		// reaches a server from the internet says nothing about who

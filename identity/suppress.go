@@ -140,8 +140,12 @@ func normaliseSuppression(kind Kind, values []string) (Kind, []string, error) {
 				return "", nil, fmt.Errorf("values[%d]: %w: not a sha256, sha1 or md5 hex digest", i, ErrInvalidSuppression)
 			}
 		case KindEmailDomain, KindCompanyDomain:
+			// One trailing dot (the DNS root) goes; an empty label
+			// anywhere else is refused, so that the stored form, given
+			// again, is stored the same.
 			v = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), ".")
-			if v == "" || len(v) > 253 || strings.ContainsAny(v, " /@:") || !strings.Contains(v, ".") {
+			if len(v) > 253 || strings.ContainsAny(v, " /@:") || !strings.Contains(v, ".") ||
+				strings.HasPrefix(v, ".") || strings.HasSuffix(v, ".") || strings.Contains(v, "..") {
 				return "", nil, fmt.Errorf("values[%d]: %w: not a domain such as example.com", i, ErrInvalidSuppression)
 			}
 		default:

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/firehook/firehook/http/ssrf"
+	"github.com/firehook/firehook/internal/netguard"
 )
 
 // Sentinel errors of the HTTP client. They live here rather than in
@@ -17,7 +17,7 @@ var (
 	// ErrBlockedAddress: the dialer refused to connect because the
 	// resolved address is loopback, private, link-local, CGNAT,
 	// multicast, cloud metadata or otherwise not the public internet
-	// (ssrf.Blocked), and neither AllowPrivate nor Allow lets it through.
+	// (netguard.Blocked), and neither AllowPrivate nor Allow lets it through.
 	ErrBlockedAddress = errors.New("blocked address")
 	// ErrTimeout: the request did not complete within its Request.Timeout
 	// (as opposed to the caller's context ending, which Result.Err
@@ -36,7 +36,7 @@ type DialerConfig struct {
 	// loopback and private networks (--allow-private-endpoints). Default
 	// false: only public addresses and those in Allow.
 	AllowPrivate bool
-	// Allow lists prefixes that may be reached although ssrf.Blocked
+	// Allow lists prefixes that may be reached although netguard.Blocked
 	// refuses them (an operator's explicit allow-list, e.g. a receiver on
 	// the private network). Nil: none.
 	Allow []netip.Prefix
@@ -85,7 +85,7 @@ func checkAddress(address string, allow []netip.Prefix) error {
 			return nil
 		}
 	}
-	if ssrf.Blocked(a) {
+	if netguard.Blocked(a) {
 		return fmt.Errorf("connect to %s: %w", a, ErrBlockedAddress)
 	}
 	return nil

@@ -168,7 +168,7 @@ func (v Verifier) Verify(h http.Header, body []byte) error {
 			if !ok || len(enc) != encodedMAC {
 				continue // another scheme, or not the length of a SHA-256 MAC
 			}
-			n, err := base64.StdEncoding.Decode(got[:], []byte(enc))
+			n, err := strictBase64.Decode(got[:], []byte(enc))
 			if err != nil || n != macSize {
 				continue
 			}
@@ -184,6 +184,12 @@ func (v Verifier) Verify(h http.Header, body []byte) error {
 
 // encodedMAC is the length of a MAC in standard base64: 44 characters.
 const encodedMAC = (macSize + 2) / 3 * 4
+
+// strictBase64 decodes signatures. A signature has one spelling, the one
+// Sign writes (and the reference libraries compare the base64 text): the
+// lenient decoder ignores the two unused bits of the 43rd character, so
+// that four spellings of each MAC would verify.
+var strictBase64 = base64.StdEncoding.Strict()
 
 // macs pools the scratch state of signing, so that a Sign allocates only
 // its result.

@@ -6,20 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/firehook/firehook/http/admin"
 )
-
-// publicRoutes need no token.
-var publicRoutes = map[string]bool{
-	"GET /healthz":         true,
-	"GET /readyz":          true,
-	"GET /v1/openapi.json": true,
-	// From loopback (as these tests are); from elsewhere it needs the
-	// operator token (TestMetrics_FromElsewhereNeedsTheOperatorToken).
-	"GET /metrics": true,
-}
 
 func TestAuth_RefusesMissingOrInvalidToken(t *testing.T) {
 	e := newEnv(t)
@@ -75,26 +63,6 @@ func TestAuth_AcceptsValidTokens(t *testing.T) {
 	}
 }
 
-func TestAuth_EveryProtectedRouteNeedsAToken(t *testing.T) {
-	e := newEnv(t)
-	before := e.snapshot()
-	err := chi.Walk(e.handler.Routes(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		if publicRoutes[method+" "+route] {
-			return nil
-		}
-		path := strings.NewReplacer("{id}", "x", "*", "x").Replace(route)
-		t.Run(method+" "+route, func(t *testing.T) {
-			r := e.doRaw(t, method, path, `{}`)
-			apiError(t, r, http.StatusUnauthorized, "unauthorized")
-		})
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk routes: %v", err)
-	}
-	e.unchanged(t, before)
-}
-
 func TestAuth_ProbesAndOpenAPINeedNoToken(t *testing.T) {
 	e := newEnv(t)
 	t.Run("healthz", func(t *testing.T) {
@@ -130,22 +98,4 @@ func TestAuth_ReadyzAnswers503UntilReady(t *testing.T) {
 
 	ready.Store(false)
 	apiError(t, e.do(t, http.MethodGet, "/readyz", "", ""), http.StatusServiceUnavailable, "unavailable")
-}
-
-func TestAuth_OperatorOnlyRoutesForbidTenantKeys(t *testing.T) {
-	e := newEnv(t)
-	a := e.createTenant(t, "Acme")
-	b := e.createTenant(t, "Bravo")
-	for _, tc := range []struct {
-		name, method, path, body string
-	}{
-		{"create tenant", http.MethodPost, "/v1/tenants", `{"name":"Mallory","tier":"enterprise"}`},
-		{"patch own tenant", http.MethodPatch, "/v1/tenants/" + a.ID, `{"tier":"enterprise"}`},
-		{"patch other tenant", http.MethodPatch, "/v1/tenants/" + b.ID, `{"name":"pwned"}`},
-		{"patch unknown tenant", http.MethodPatch, "/v1/tenants/ten_nope", `{"name":"x"}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e.refuses(t, tc.method, tc.path, a.APIKey, tc.body, http.StatusForbidden, "forbidden")
-		})
-	}
 }

@@ -19,11 +19,40 @@ const (
 	maxDeliveryPage     = 500
 )
 
+// receipt is a delivery as every answer of the API shows it (API.md):
+// the stored record, with next_attempt_at null once no attempt is due
+// (the record leaves it out) and attempts [] before the first one (the
+// record has null).
+type receipt struct {
+	firehook.Delivery
+	Attempts      []firehook.Attempt `json:"attempts"`
+	NextAttemptAt *time.Time         `json:"next_attempt_at"`
+}
+
+func receiptOf(d firehook.Delivery) receipt {
+	r := receipt{Delivery: d, Attempts: d.Attempts}
+	if r.Attempts == nil {
+		r.Attempts = []firehook.Attempt{}
+	}
+	if !d.NextAttemptAt.IsZero() {
+		r.NextAttemptAt = &d.NextAttemptAt
+	}
+	return r
+}
+
+func receiptsOf(ds []firehook.Delivery) []receipt {
+	out := make([]receipt, len(ds))
+	for i, d := range ds {
+		out[i] = receiptOf(d)
+	}
+	return out
+}
+
 // deliveryView is a receipt as GET /v1/deliveries/{id} answers it: the
-// delivery and, for debugging, the webhook body it sends (when that is
+// receipt and, for debugging, the webhook body it sends (when that is
 // JSON, as the pipeline builds it).
 type deliveryView struct {
-	firehook.Delivery
+	receipt
 	Payload json.RawMessage `json:"payload,omitempty"`
 	// Node names the cluster member that holds the delivery, when it is
 	// not the member answering (replay it there).
@@ -61,10 +90,7 @@ func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	if items == nil {
-		items = []firehook.Delivery{}
-	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"deliveries": items, "next_cursor": next})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"deliveries": receiptsOf(items), "next_cursor": next})
 }
 
 // deliveryStatus parses a status filter; "" is every status.
@@ -112,7 +138,7 @@ func (h *Handler) getDelivery(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	v := deliveryView{Delivery: d, Node: member}
+	v := deliveryView{receipt: receiptOf(d), Node: member}
 	if json.Valid(d.Payload) {
 		v.Payload = d.Payload
 	}
@@ -140,7 +166,7 @@ func (h *Handler) replayDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.OnReplay(d.EndpointID)
-	api.WriteJSON(w, http.StatusAccepted, d)
+	api.WriteJSON(w, http.StatusAccepted, receiptOf(d))
 }
 
 // replayEndpoint delivers again every delivery of an endpoint created

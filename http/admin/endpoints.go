@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -11,10 +12,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/net/idna"
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/api"
-	"github.com/firehook/firehook/http/ssrf"
+	"github.com/firehook/firehook/internal/netguard"
 )
 
 // Endpoint limits and defaults.
@@ -214,10 +216,33 @@ func (h *Handler) checkEndpointURL(e *firehook.Endpoint) error {
 			return api.Errorf(api.CodeValidation, "url port must be 1 to 65535")
 		}
 	}
-	if !h.cfg.AllowPrivateEndpoints && ssrf.BlockedHost(u.Hostname()) {
+	host, ok := dialHost(u.Hostname())
+	if !ok {
+		return api.Errorf(api.CodeValidation, "url host must be a domain name or an IP address")
+	}
+	if !h.cfg.AllowPrivateEndpoints && netguard.BlockedHost(host) {
 		return api.Errorf(api.CodePrivateTarget, "url points to a private or local address; the operator must allow private endpoints")
 	}
 	return nil
+}
+
+// dialHost returns the host that net/http dials for a URL's hostname,
+// and whether that is an IP address or a domain name (validHostname, a
+// final dot allowed). A name that is not ASCII is dialled in its IDNA
+// form, in which "１２７．０．０．１" is 127.0.0.1 and "ＬＯＣＡＬＨＯＳＴ"
+// localhost: the check for private targets must see that form.
+func dialHost(hostname string) (string, bool) {
+	if _, err := netip.ParseAddr(hostname); err == nil {
+		return hostname, true
+	}
+	host := hostname
+	if strings.ContainsFunc(host, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		var err error
+		if host, err = idna.Lookup.ToASCII(host); err != nil {
+			return "", false
+		}
+	}
+	return host, validHostname(strings.ToLower(strings.TrimSuffix(host, ".")))
 }
 
 func checkHeaders(e *firehook.Endpoint) error {

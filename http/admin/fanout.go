@@ -109,7 +109,7 @@ func (h *Handler) listClusterDeliveries(w http.ResponseWriter, r *http.Request, 
 	if more {
 		nextCursor = encodeClusterCursor(next)
 	}
-	body := map[string]any{"deliveries": out, "next_cursor": nextCursor}
+	body := map[string]any{"deliveries": receiptsOf(out), "next_cursor": nextCursor}
 	if len(unreachable) > 0 {
 		body["unreachable_members"] = unreachable
 	}

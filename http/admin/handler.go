@@ -30,6 +30,11 @@ import (
 //	GET  /metrics (no token from loopback, else operator); GET /v1/pipeline
 //	GET  /v1/endpoints/{id}/health; GET /v1/actors, /v1/actors/{id}
 //	GET  /v1/events, /v1/export.csv (observability.go)
+//
+// Every route is in the route table of routes_test.go, which says who may
+// call it: a new route fails TestScoping_EveryRouteIsInTheTable until it
+// joins, and then the tenant isolation audit and the contract test
+// (answers against docs/openapi.json) cover it.
 type Handler struct {
 	cfg    Config
 	router chi.Router

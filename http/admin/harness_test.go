@@ -16,6 +16,7 @@ import (
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/actors"
 	"github.com/firehook/firehook/http/admin"
+	"github.com/firehook/firehook/http/dashboard"
 	"github.com/firehook/firehook/identity"
 	"github.com/firehook/firehook/internal/testkit"
 	"github.com/firehook/firehook/metrics"
@@ -39,6 +40,8 @@ type env struct {
 	clock     *testkit.Clock
 	actors    *actors.System
 	metrics   *metrics.Metrics
+
+	dashboard *dashboard.Handler // set by newWorld, which mounts it
 
 	store   *persistence.Store
 	graph   *identity.Graph
@@ -323,6 +326,50 @@ func (e *env) unchanged(t testing.TB, before snapshot) {
 		ab, _ := json.MarshalIndent(after, "", " ")
 		t.Errorf("the stored configuration changed:\nbefore %s\nafter  %s", bb, ab)
 	}
+}
+
+// unchangedFor asserts that nothing stored of tenantID changed since
+// before, nor anything that belongs to no tenant (the identity graph,
+// the global suppression list): what another tenant's calls must leave
+// alone.
+func (e *env) unchangedFor(t testing.TB, tenantID string, before snapshot) {
+	t.Helper()
+	if b, a := before.of(tenantID), e.snapshot().of(tenantID); !reflect.DeepEqual(b, a) {
+		bb, _ := json.MarshalIndent(b, "", " ")
+		ab, _ := json.MarshalIndent(a, "", " ")
+		t.Errorf("what is stored of %s changed:\nbefore %s\nafter  %s", tenantID, bb, ab)
+	}
+}
+
+// of keeps the part of s that is tenantID's or no tenant's.
+func (s snapshot) of(tenantID string) snapshot {
+	out := snapshot{Deliveries: map[string][]firehook.Delivery{}, Persons: s.Persons, GraphStats: s.GraphStats,
+		Suppressions: map[string][]identity.SuppressionEntry{}}
+	for _, x := range s.Tenants {
+		if x.ID == tenantID {
+			out.Tenants = append(out.Tenants, x)
+		}
+	}
+	for _, x := range s.Sites {
+		if x.TenantID == tenantID {
+			out.Sites = append(out.Sites, x)
+		}
+	}
+	for _, x := range s.Endpoints {
+		if x.TenantID == tenantID {
+			out.Endpoints = append(out.Endpoints, x)
+			out.Deliveries[x.ID] = s.Deliveries[x.ID]
+		}
+	}
+	for _, scope := range []string{tenantID, identity.GlobalScope} {
+		out.Suppressions[scope] = s.Suppressions[scope]
+	}
+	for _, x := range s.Stored {
+		if scope, _, _ := strings.Cut(x, "/"); scope == tenantID || scope == identity.GlobalScope {
+			out.Stored = append(out.Stored, x)
+		}
+	}
+	return out
 }
 
 // refuses sends a request as do does, asserts an error answer with status

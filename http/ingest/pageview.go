@@ -228,9 +228,12 @@ func utm(u *url.URL) map[string]string {
 	return out
 }
 
-// cleanText trims s, drops control characters and cuts it to max runes.
+// cleanText makes s valid UTF-8 (a percent-decoded query value may not
+// be), drops control characters, cuts it to max runes and trims it. The
+// trim comes last, so that cleaning a cleaned text changes nothing: a
+// control character or the cut may leave white space at an end.
 func cleanText(s string, max int) string {
-	s = strings.TrimSpace(s)
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if hasControl(s) {
 		s = strings.Map(func(r rune) rune {
 			if unicode.IsControl(r) {
@@ -242,7 +245,7 @@ func cleanText(s string, max int) string {
 	if utf8.RuneCountInString(s) > max {
 		s = string([]rune(s)[:max])
 	}
-	return s
+	return strings.TrimSpace(s)
 }
 
 func hasControl(s string) bool { return strings.ContainsFunc(s, unicode.IsControl) }

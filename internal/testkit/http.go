@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+
+	"github.com/firehook/firehook/http/api"
 )
 
 // Response is a fully read HTTP answer.
@@ -39,6 +42,15 @@ func Do(tb testing.TB, client *http.Client, method, url string, body io.Reader, 
 		tb.Fatalf("%s %s: read body: %v", method, url, err)
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Serve runs req through h in process and returns the whole answer: for
+// tests that send what an HTTP client would not put on the wire, or that
+// send many requests quickly (fuzz targets).
+func Serve(h http.Handler, req *http.Request) Response {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return Response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 }
 
 // AssertJSON asserts an application/json answer with status and decodes
@@ -78,6 +90,26 @@ func AssertError(tb testing.TB, r Response, status int, code string) {
 	if got, _ := body["code"].(string); got != code {
 		tb.Errorf("code = %v, want %q (body %s)", body["code"], code, r.Body)
 	}
+}
+
+// AssertClientError asserts a refusal in the one error shape (see
+// AssertError) whose status is a 4xx and is the status the error
+// catalogue gives its code (api.Code.Status), and returns the code: for
+// tests that send input whose refusal reason they do not predict, such as
+// fuzz targets.
+func AssertClientError(tb testing.TB, r Response) api.Code {
+	tb.Helper()
+	var body struct {
+		Code api.Code `json:"code"`
+	}
+	if r.Status < 400 || r.Status > 499 {
+		tb.Fatalf("status = %d, want a client error (4xx); body %s", r.Status, r.Body)
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		tb.Fatalf("error body %q is not a JSON object: %v", r.Body, err)
+	}
+	AssertError(tb, r, body.Code.Status(), string(body.Code))
+	return body.Code
 }
 
 func assertJSONType(tb testing.TB, r Response) {

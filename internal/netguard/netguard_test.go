@@ -1,4 +1,4 @@
-package ssrf
+package netguard
 
 import (
 	"net/netip"

@@ -1,12 +1,18 @@
-// Package ssrf decides which network addresses webhook deliveries may
+// Package netguard decides which network addresses webhook deliveries may
 // reach. Firehook POSTs to URLs its tenants choose, so without a guard a
 // tenant could make the node call its own admin port, the cloud metadata
 // service or the operator's private network (server-side request forgery).
 //
 // The admin API refuses endpoint URLs whose host is a literal private
-// address; the delivery dialer (a later stage) checks the resolved address
-// at connect time, so that DNS rebinding fails too. Both use Blocked.
-package ssrf
+// address (BlockedHost); the delivery dialer (actors/webhook) checks the
+// resolved address at connect time, so that DNS rebinding fails too; the
+// identity graph refuses such addresses as IP identifiers, since they say
+// nothing of who someone is. All three use Blocked.
+//
+// It imports only the standard library and sits below every stage that
+// uses it (http/admin, actors/webhook, identity), so that no import runs
+// back up the floors.
+package netguard
 
 import (
 	"net/netip"
