@@ -71,4 +71,38 @@ func TestGraph_LearnRecordAndHold(t *testing.T) {
 			t.Fatalf("the receiver keeps %+v; want the sender's copy", got)
 		}
 	})
+	t.Run("a copy is replaced by the record of a later link, which owners keep current", func(t *testing.T) {
+		g, _ := openGraph(t, testkit.OpenStore(t, t.TempDir()))
+		old := worldRecord("p_1", []identity.Identifier{y}, true) // held while p_1 was a company's
+		if err := g.LearnRecordAndHold(tenant, vid, &old, owns); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := answerOf(g, link); !got.company {
+			t.Fatalf("the link answers %v; want p_1 (company)", got)
+		}
+		now := worldRecord("p_1", []identity.Identifier{y, x}, false) // a person now, read from an owner
+		if err := g.LearnRecordAndHold(tenant, vid, &now, owns); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := answerOf(g, link); got != (answer{person: "p_1"}) {
+			t.Fatalf("the link answers %v; want p_1, a person, as the current record says", got)
+		}
+
+		// A record this node holds for a shard it owns is its own: a
+		// link's record never replaces it.
+		own := worldRecord("p_2", []identity.Identifier{x}, false)
+		if err := g.Upsert([]identity.Record{own}); err != nil {
+			t.Fatal(err)
+		}
+		other := worldRecord("p_2", []identity.Identifier{y}, true)
+		if err := g.LearnRecordAndHold(tenant, vid, &other, owns); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := answerOf(g, link); got != (answer{person: "p_2"}) {
+			t.Fatalf("the link answers %v; want p_2 from this node's own record", got)
+		}
+		if got, _ := answerOf(g, x); got != (answer{person: "p_2"}) {
+			t.Fatalf("x answers %v; want p_2", got)
+		}
+	})
 }

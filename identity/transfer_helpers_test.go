@@ -147,8 +147,17 @@ func (o liveOp) String() string {
 
 // apply applies o to each graph in turn. A learned link takes the record
 // of the first graph's hit of o.via, as the match stage would (and
-// nothing when there is none, or it is a company's).
+// nothing when there is none, or it is a company's), and each graph
+// learns it with LearnRecord.
 func (o liveOp) apply(graphs ...*identity.Graph) error {
+	return o.applyLearning(func(g *identity.Graph, tenant, vid string, rec *identity.Record) error {
+		return g.LearnRecord(tenant, vid, rec)
+	}, graphs...)
+}
+
+// applyLearning is apply with the graphs learning links with learn (as a
+// cluster's link owners do with LearnRecordAndHold).
+func (o liveOp) applyLearning(learn func(g *identity.Graph, tenant, vid string, rec *identity.Record) error, graphs ...*identity.Graph) error {
 	switch o.kind {
 	case opUpsert:
 		for _, g := range graphs {
@@ -168,7 +177,7 @@ func (o liveOp) apply(graphs ...*identity.Graph) error {
 			return err
 		}
 		for _, g := range graphs {
-			if err := g.LearnRecord(o.tenant, o.vid, hits[0].Record); err != nil {
+			if err := learn(g, o.tenant, o.vid, hits[0].Record); err != nil {
 				return err
 			}
 		}

@@ -70,10 +70,19 @@ func TestTransfer_ConvergesUnderInterleavedWrites(t *testing.T) {
 		defer a.Close()
 		b, _ := openRapidGraph(t, stB, "")
 
+		// Each graph learns links as a cluster's link owner does
+		// (LearnRecordAndHold), owning every shard until the transfer
+		// begins; the receiver then owns the transferred shards.
+		var received []int
+		learn := func(g *identity.Graph, tenant, vid string, rec *identity.Record) error {
+			return g.LearnRecordAndHold(tenant, vid, rec, func(s int) bool {
+				return g != b || received == nil || slices.Contains(received, s)
+			})
+		}
 		var log []string
 		do := func(o liveOp, graphs ...*identity.Graph) {
 			log = append(log, o.String())
-			if err := o.apply(graphs...); err != nil {
+			if err := o.applyLearning(learn, graphs...); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -93,6 +102,7 @@ func TestTransfer_ConvergesUnderInterleavedWrites(t *testing.T) {
 			}
 		}
 		tr := b.BeginTransfer(shards, nil)
+		received = shards
 		defer tr.Close()
 		for range rapid.IntRange(0, 3).Draw(t, "before") {
 			do(drawOp(t, ids), a, b)
