@@ -150,6 +150,7 @@ func (h *handoffs) send(q *handoffQueue) {
 		}
 		refused, err := h.deliver(q.member, batch)
 		h.mu.Lock()
+		queued := len(q.events) // for the log below, read under mu
 		if err == nil {
 			// The stored ones are done; the refused ones stay at the head
 			// of the queue, in order, and are routed again below.
@@ -186,7 +187,7 @@ func (h *handoffs) send(q *handoffQueue) {
 			wait = 50 * time.Millisecond
 			h.log.Debug("cluster: handoff refused by a member that does not own the visitors; routing again", "member", q.member)
 		} else {
-			h.log.Warn("cluster: handoff failed; retrying", "member", q.member, "events", len(q.events), "err", err)
+			h.log.Warn("cluster: handoff failed; retrying", "member", q.member, "events", queued, "err", err)
 		}
 		select {
 		case <-h.quit:
