@@ -32,6 +32,7 @@ func (cl *clusterNode) register() {
 	handle(cl, cl.onLaneState)
 	handle(cl, cl.onReplica)
 	handle(cl, cl.onReplicaDone)
+	handle(cl, cl.onHandOnRequest)
 	handle(cl, cl.onTakenOverQuery)
 	handle(cl, cl.onTakenOverDone)
 	handle(cl, cl.onShardDigestQuery)

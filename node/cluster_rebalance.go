@@ -36,9 +36,10 @@ import (
 // refuses new events, finishes the ones it holds, stops deciding, hands
 // its state over, and only then announces that it leaves.
 //
-// What this does not cover (Cluster II replicates the state instead): a
-// primary that crashes takes its persons' state with it until it comes
-// back, so their next events make a new First Match on the new owner.
+// A primary that dies hands nothing over: its persons' state and
+// unfinished deliveries are taken over from their copies on the shard's
+// other owner (cluster_takeover.go), also when it dies in the middle of a
+// hand-over (awaitedFromTheDead).
 
 // handOverWait bounds how long a member that gives up shards waits for
 // what it began there — the events stored for their visitors, the
@@ -76,10 +77,14 @@ type shardGate struct {
 
 // awaitedShard is a shard gained whose hand-over is not complete.
 type awaitedShard struct {
-	from     string        // its previous primary
-	deadline time.Time     // when to stop waiting
-	persons  chan struct{} // closed when the persons' state arrived
-	visitors chan struct{} // closed when the old owner finished its visitors' events
+	// from is the live previous primary the hand-over is awaited from;
+	// dead is set instead when the previous primary died: its persons'
+	// state and deliveries are then gathered from the copies the members
+	// hold (pullCopies).
+	from, dead string
+	deadline   time.Time     // when to stop waiting
+	persons    chan struct{} // closed when the persons' state arrived
+	visitors   chan struct{} // closed when the old owner finished its visitors' events
 }
 
 // personShard is the shard of (tenant, person).
@@ -121,7 +126,7 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 	now := time.Now()
 	alive := next.Members()
 	var lost, gained []int
-	adopting := map[string][]int{} // dead member → shards this node takes its deliveries over for
+	pulls := map[string][]int{} // dead member → shards this node takes its deliveries over for
 	for shard := range cluster.Shards {
 		if next.Owns(cl.name, shard) && !prev.Owns(cl.name, shard) {
 			gained = append(gained, shard)
@@ -138,31 +143,16 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 				persons: make(chan struct{}), visitors: make(chan struct{})}
 		case is == cl.name && was != cl.name && was != "":
 			// The previous primary died: its deliveries are taken over
-			// from their copies on its other owner (cluster_takeover.go)
-			// before this node decides for the shard's persons.
-			backup := ""
-			if owners := prev.ShardOwners(shard); len(owners) > 1 {
-				backup = owners[1]
-			}
-			from := backup
-			if backup == cl.name {
-				adopting[was] = append(adopting[was], shard)
-			} else if backup == "" || !slices.Contains(alive, backup) {
-				continue // nobody holds the copies: they resume when the member is back
-			}
+			// from their copies (cluster_takeover.go) before this node
+			// decides for the shard's persons.
 			visitors := make(chan struct{})
 			close(visitors) // nobody is finishing the shard's visitors' events
-			cl.gate.awaiting[shard] = &awaitedShard{from: from, deadline: now.Add(laneWait),
+			cl.gate.awaiting[shard] = &awaitedShard{dead: was, deadline: now.Add(laneWait),
 				persons: make(chan struct{}), visitors: visitors}
+			pulls[was] = append(pulls[was], shard)
 		}
 	}
-	// Copies this node holds for shards whose new primary is another
-	// member go to it.
-	for _, m := range prev.Members() {
-		if !slices.Contains(alive, m) && m != cl.name && adopting[m] == nil {
-			adopting[m] = []int{}
-		}
-	}
+	cl.awaitedFromTheDead(alive, now, pulls)
 	cl.gate.mu.Unlock()
 	cl.copier.gained(gained, prev)
 	if len(lost) > 0 {
@@ -172,12 +162,41 @@ func (cl *clusterNode) placementChanged(next *cluster.Placement) {
 			cl.handOverShards(next, lost, heldUpTo, handOverWait)
 		}()
 	}
-	for dead, mine := range adopting {
+	for dead, shards := range pulls {
 		cl.wg.Add(1)
 		go func() {
 			defer cl.wg.Done()
-			cl.takeOver(dead, prev, next, mine)
+			cl.pullCopies(dead, shards)
 		}()
+	}
+}
+
+// awaitedFromTheDead updates, under gate.mu, the hand-overs awaited from
+// members that are gone (alive lists the members): a member that dies
+// while it hands a shard over finishes neither part of it.
+//
+//   - The shard's visitors are no longer waited for: their events reach
+//     this node from now on (those the dead member stored and had not
+//     processed are processed when it restarts, after the visitors' later
+//     ones).
+//   - The persons' state, unless it arrived, is gathered from the copies
+//     of the dead member's decisions, as for a primary that died (the
+//     shards are added to pulls, for pullCopies).
+func (cl *clusterNode) awaitedFromTheDead(alive []string, now time.Time, pulls map[string][]int) {
+	for shard, a := range cl.gate.awaiting {
+		if a.from == "" || slices.Contains(alive, a.from) {
+			continue
+		}
+		dead := a.from
+		closeOnce(a.visitors)
+		select {
+		case <-a.persons:
+			delete(cl.gate.awaiting, shard)
+			continue
+		default:
+		}
+		a.from, a.dead, a.deadline = "", dead, now.Add(laneWait)
+		pulls[dead] = append(pulls[dead], shard)
 	}
 }
 
@@ -402,40 +421,45 @@ func (cl *clusterNode) awaitVisitors(ctx context.Context, shard int) error {
 	return cl.await(ctx, shard, func(a *awaitedShard) chan struct{} { return a.visitors })
 }
 
+// When the member awaited dies, placementChanged turns the wait into one
+// for the copies of its decisions (see awaitedFromTheDead), which moves the
+// deadline: the wait follows it.
 func (cl *clusterNode) await(ctx context.Context, shard int, ch func(*awaitedShard) chan struct{}) error {
-	cl.gate.mu.Lock()
-	a, ok := cl.gate.awaiting[shard]
-	cl.gate.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	done := ch(a)
-	t := time.NewTimer(time.Until(a.deadline))
-	defer t.Stop()
 	for {
+		cl.gate.mu.Lock()
+		a, ok := cl.gate.awaiting[shard]
+		var done chan struct{}
+		var deadline time.Time
+		if ok {
+			done, deadline = ch(a), a.deadline
+		}
+		cl.gate.mu.Unlock()
+		if !ok {
+			return nil
+		}
+		t := time.NewTimer(time.Until(deadline))
 		select {
 		case <-done:
+			t.Stop()
 			return nil
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
 		case <-t.C:
-			cl.log.Warn("cluster: going on without the previous owner's hand-over", "shard", shard, "from", a.from)
-			cl.dropAwait(shard, a)
-			return nil
+			cl.dropAwaitAfter(shard, a)
 		case <-cl.members.Changed():
-			if _, alive := cl.members.Member(a.from); !alive {
-				cl.dropAwait(shard, a)
-				return nil
-			}
+			t.Stop()
 		}
 	}
 }
 
-// dropAwait stops waiting for shard's hand-over a.
-func (cl *clusterNode) dropAwait(shard int, a *awaitedShard) {
+// dropAwaitAfter stops waiting for shard's hand-over a once its deadline
+// passed.
+func (cl *clusterNode) dropAwaitAfter(shard int, a *awaitedShard) {
 	cl.gate.mu.Lock()
 	defer cl.gate.mu.Unlock()
-	if cl.gate.awaiting[shard] == a {
+	if cl.gate.awaiting[shard] == a && !time.Now().Before(a.deadline) {
+		cl.log.Warn("cluster: going on without the previous owner's hand-over", "shard", shard, "from", a.from)
 		closeOnce(a.persons)
 		closeOnce(a.visitors)
 		delete(cl.gate.awaiting, shard)

@@ -25,13 +25,14 @@ import (
 // delivery finishes, the primary tells the holder to drop its copy
 // (ReplicaDone, batched every replicaDoneEvery).
 //
-// When a primary dies, each holder of its copies hands them, shard by
-// shard, to the shard's new primary — itself, usually (takeOver): the new
-// primary adopts them into its own outbox (Outbox.Adopt) and its endpoint
-// actors send them, before it decides anything new for those persons
-// (the shards are gated until the adoption is done). A person's later
-// events therefore reach the endpoint after the ones the dead member had
-// not delivered: the sequence never goes backwards.
+// When a primary dies, the shard's new primary gathers the copies from
+// every member (pullCopies, HandOnRequest → handOn): it adopts them into
+// its own outbox (Outbox.Adopt) and its endpoint actors send them, before
+// it decides anything new for those persons (the shards are gated until
+// every member answered). A person's later events therefore reach the
+// endpoint after the ones the dead member had not delivered: the sequence
+// never goes backwards. The same happens when a member dies in the middle
+// of handing a shard over (awaitedFromTheDead).
 //
 // When the dead member comes back it asks every member, before its own
 // endpoint actors start, which of its decisions they took over
@@ -126,15 +127,6 @@ func (cl *clusterNode) onReplica(m *clusterpb.Replica) proto.Message {
 	if err := cl.adopt(m.From, ds); err != nil {
 		return &clusterpb.Ack{Error: err.Error()}
 	}
-	cl.gate.mu.Lock()
-	for _, s := range m.Shards {
-		if a, ok := cl.gate.awaiting[int(s)]; ok {
-			closeOnce(a.persons)
-			closeOnce(a.visitors)
-			delete(cl.gate.awaiting, int(s))
-		}
-	}
-	cl.gate.mu.Unlock()
 	return &clusterpb.Ack{}
 }
 
@@ -255,46 +247,93 @@ func (cl *clusterNode) onReplicaDone(m *clusterpb.ReplicaDone) proto.Message {
 	return &clusterpb.Ack{}
 }
 
-// takeOver is run, off the membership's goroutine, for a member that
-// died: the copies of its deliveries held here, for the shards it was the
-// primary of and this node their other owner, go to the shards' new
-// primaries: adopted here for the shards this node now decides for
-// (gated until then: see placementChanged), sent to the new primary for
-// the others.
-func (cl *clusterNode) takeOver(dead string, prev, next *cluster.Placement, mine []int) {
-	byPrimary := map[string][]int{}
-	for s := range cluster.Shards {
-		owners := prev.ShardOwners(s)
-		if len(owners) < 2 || owners[0] != dead || owners[1] != cl.name {
+// pullCopies gathers, for the shards this node now decides for, the
+// copies of a dead member's decisions wherever they are: its own (adopted
+// here), and every live member's, asked with a HandOnRequest. The copies
+// are usually on the shard's other owner of the time of the decision, but
+// a decision copied while the owners changed is on the other owner of
+// that moment, possibly this node or a third member; asking them all
+// finds them. The shards' persons are decided here only once every member
+// answered (or laneWait passed: see await), so a person's later events
+// reach the endpoint after the ones the dead member had not delivered.
+func (cl *clusterNode) pullCopies(dead string, shards []int) {
+	in := inShards(shards)
+	ds, err := cl.n.store.Outbox().Replicas(dead, in)
+	if err == nil {
+		err = cl.adopt(dead, ds)
+	}
+	if err != nil {
+		cl.log.Error("cluster: taking a dead member's deliveries over", "member", dead, "err", err)
+	}
+	req := &clusterpb.HandOnRequest{Dead: dead, From: cl.name}
+	for _, s := range shards {
+		req.Shards = append(req.Shards, int32(s))
+	}
+	var wg sync.WaitGroup
+	for _, m := range cl.members.Placement().Members() {
+		if m == cl.name || m == dead {
 			continue
 		}
-		if p := next.Primary(s); p != "" {
-			byPrimary[p] = append(byPrimary[p], s)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := cl.ack(context.Background(), m, req, 10*time.Second); err != nil {
+				// Gone too, or not answering: what it holds is lost to this
+				// takeover (see the limits in docs/architecture.md).
+				cl.log.Warn("cluster: a member did not hand on its copies of a dead member's deliveries",
+					"holder", m, "member", dead, "err", err)
+			}
+		}()
 	}
-	// This node's own shards first: their decisions wait for it.
-	if shards, ok := byPrimary[cl.name]; ok {
-		ds, err := cl.n.store.Outbox().Replicas(dead, inShards(shards))
-		if err == nil {
-			err = cl.adopt(dead, ds)
-		}
-		if err != nil {
-			cl.log.Error("cluster: taking a dead member's deliveries over", "member", dead, "err", err)
-		}
-	}
+	wg.Wait()
 	cl.gate.mu.Lock()
-	for _, s := range mine {
-		if a, ok := cl.gate.awaiting[s]; ok && a.from == cl.name {
+	for _, s := range shards {
+		if a, ok := cl.gate.awaiting[s]; ok && a.dead == dead {
 			closeOnce(a.persons)
+			closeOnce(a.visitors)
 			delete(cl.gate.awaiting, s)
 		}
 	}
 	cl.gate.mu.Unlock()
-	for primary, shards := range byPrimary {
-		if primary != cl.name {
-			cl.handOn(dead, primary, shards)
+	cl.log.Info("cluster: a dead member's persons taken over", "member", dead, "shards", len(shards))
+}
+
+// onHandOnRequest hands the copies of a dead member's decisions in the
+// asked shards to the member that asks (see pullCopies), and with them
+// this node's own unfinished deliveries of the shards' persons: this node
+// may have been their primary, handing them to the dead member when it
+// died (its hand-over then reached nobody), and the asker must send them
+// before it decides anything new for those persons. This node's endpoint
+// actors keep sending them too (the same event ids and sequences: a
+// duplicate at worst).
+func (cl *clusterNode) onHandOnRequest(m *clusterpb.HandOnRequest) proto.Message {
+	shards := make([]int, 0, len(m.Shards))
+	for _, s := range m.Shards {
+		if s < 0 || int(s) >= cluster.Shards {
+			return &clusterpb.Ack{Error: fmt.Sprintf("shard %d out of range", s)}
 		}
+		shards = append(shards, int(s))
 	}
+	if err := cl.handOn(m.Dead, m.From, shards); err != nil {
+		return &clusterpb.Ack{Error: err.Error()}
+	}
+	in := inShards(shards)
+	own := &clusterpb.Replica{From: cl.name, Adopt: true}
+	if err := cl.n.eachUnfinished(func(d *firehook.Delivery) {
+		if in(d.PersonKey) {
+			own.Deliveries = append(own.Deliveries, persistence.EncodeDelivery(d))
+		}
+	}); err != nil {
+		return &clusterpb.Ack{Error: err.Error()}
+	}
+	if len(own.Deliveries) > 0 {
+		if err := cl.ack(context.Background(), m.From, own, 5*time.Second); err != nil {
+			return &clusterpb.Ack{Error: err.Error()}
+		}
+		cl.log.Info("cluster: own unfinished deliveries handed to the new primary of their persons",
+			"to", m.From, "deliveries", len(own.Deliveries))
+	}
+	return &clusterpb.Ack{}
 }
 
 // inShards accepts the person keys of shards.
@@ -307,23 +346,22 @@ func inShards(shards []int) func(personKey string) bool {
 }
 
 // handOn sends the copies of dead member's deliveries and the dispatch
-// state of its persons in shards to their new primary, which adopts them.
-func (cl *clusterNode) handOn(dead, primary string, shards []int) {
+// state of its persons in shards to their new primary, which adopts them
+// (see pullCopies).
+func (cl *clusterNode) handOn(dead, primary string, shards []int) error {
 	in := inShards(shards)
 	ds, err := cl.n.store.Outbox().Replicas(dead, in)
 	if err != nil {
-		cl.log.Error("cluster: reading the copies of a dead member's deliveries", "member", dead, "err", err)
-		return
+		return fmt.Errorf("reading the copies of %s's deliveries: %w", dead, err)
 	}
 	seqs, err := cl.n.store.Outbox().LaneSequences(in)
 	if err != nil {
-		cl.log.Error("cluster: reading the dispatch state of a dead member's persons", "member", dead, "err", err)
-		return
+		return fmt.Errorf("reading the dispatch state of %s's persons: %w", dead, err)
+	}
+	if len(ds) == 0 && len(seqs) == 0 {
+		return nil
 	}
 	msg := &clusterpb.Replica{From: dead, Adopt: true}
-	for _, s := range shards {
-		msg.Shards = append(msg.Shards, int32(s))
-	}
 	for lane, seq := range seqs {
 		msg.Lanes, msg.Seqs = append(msg.Lanes, lane), append(msg.Seqs, seq)
 	}
@@ -331,12 +369,12 @@ func (cl *clusterNode) handOn(dead, primary string, shards []int) {
 		msg.Deliveries = append(msg.Deliveries, persistence.EncodeDelivery(&ds[i]))
 	}
 	if err := cl.ack(context.Background(), primary, msg, 5*time.Second); err != nil {
-		cl.log.Error("cluster: handing a dead member's deliveries to the new primary", "member", dead, "to", primary, "err", err)
-		return
+		return fmt.Errorf("handing %s's deliveries to %s: %w", dead, primary, err)
 	}
 	if err := cl.n.store.Outbox().DropReplicas(dead, deliveryIDs(ds)); err != nil {
 		cl.log.Warn("cluster: dropping copies handed on", "err", err)
 	}
+	return nil
 }
 
 func deliveryIDs(ds []firehook.Delivery) []string {

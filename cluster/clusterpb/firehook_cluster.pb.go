@@ -1038,8 +1038,7 @@ func (x *LaneState) GetToBoot() int64 {
 // person's lane sequence and the event's unfinished deliveries. With
 // adopt set it hands a dead member's copies instead (from names that
 // member) to the member that now decides for their persons, which takes
-// them over; shards then lists the shards whose takeover it completes.
-// Answered with an Ack.
+// them over (the answer to a HandOnRequest). Answered with an Ack.
 type Replica struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
@@ -1047,7 +1046,6 @@ type Replica struct {
 	Seqs          []uint64               `protobuf:"varint,3,rep,packed,name=seqs,proto3" json:"seqs,omitempty"`     // seqs[i] is lanes[i]'s
 	Deliveries    [][]byte               `protobuf:"bytes,4,rep,name=deliveries,proto3" json:"deliveries,omitempty"` // persistence.EncodeDelivery
 	Adopt         bool                   `protobuf:"varint,5,opt,name=adopt,proto3" json:"adopt,omitempty"`
-	Shards        []int32                `protobuf:"varint,6,rep,packed,name=shards,proto3" json:"shards,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1117,11 +1115,69 @@ func (x *Replica) GetAdopt() bool {
 	return false
 }
 
-func (x *Replica) GetShards() []int32 {
+// HandOnRequest asks a member for the copies it holds of a dead member's
+// decisions in shards, with its lane sequences of their persons: from, the
+// shards' primary now, takes them over before it decides for those
+// persons. The member sends them to from as a Replica with adopt set
+// (nothing when it holds none), then answers with an Ack.
+type HandOnRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dead          string                 `protobuf:"bytes,1,opt,name=dead,proto3" json:"dead,omitempty"`
+	Shards        []int32                `protobuf:"varint,2,rep,packed,name=shards,proto3" json:"shards,omitempty"`
+	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandOnRequest) Reset() {
+	*x = HandOnRequest{}
+	mi := &file_firehook_cluster_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandOnRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandOnRequest) ProtoMessage() {}
+
+func (x *HandOnRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_firehook_cluster_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandOnRequest.ProtoReflect.Descriptor instead.
+func (*HandOnRequest) Descriptor() ([]byte, []int) {
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HandOnRequest) GetDead() string {
+	if x != nil {
+		return x.Dead
+	}
+	return ""
+}
+
+func (x *HandOnRequest) GetShards() []int32 {
 	if x != nil {
 		return x.Shards
 	}
 	return nil
+}
+
+func (x *HandOnRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
 }
 
 // ReplicaDone tells the holder of copies of the sender's deliveries that
@@ -1136,7 +1192,7 @@ type ReplicaDone struct {
 
 func (x *ReplicaDone) Reset() {
 	*x = ReplicaDone{}
-	mi := &file_firehook_cluster_proto_msgTypes[17]
+	mi := &file_firehook_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1204,7 @@ func (x *ReplicaDone) String() string {
 func (*ReplicaDone) ProtoMessage() {}
 
 func (x *ReplicaDone) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[17]
+	mi := &file_firehook_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1217,7 @@ func (x *ReplicaDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaDone.ProtoReflect.Descriptor instead.
 func (*ReplicaDone) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{17}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReplicaDone) GetFrom() string {
@@ -1200,7 +1256,7 @@ type TakenOverQuery struct {
 
 func (x *TakenOverQuery) Reset() {
 	*x = TakenOverQuery{}
-	mi := &file_firehook_cluster_proto_msgTypes[18]
+	mi := &file_firehook_cluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1268,7 @@ func (x *TakenOverQuery) String() string {
 func (*TakenOverQuery) ProtoMessage() {}
 
 func (x *TakenOverQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[18]
+	mi := &file_firehook_cluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1281,7 @@ func (x *TakenOverQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TakenOverQuery.ProtoReflect.Descriptor instead.
 func (*TakenOverQuery) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{18}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TakenOverQuery) GetMember() string {
@@ -1271,7 +1327,7 @@ type TakenOver struct {
 
 func (x *TakenOver) Reset() {
 	*x = TakenOver{}
-	mi := &file_firehook_cluster_proto_msgTypes[19]
+	mi := &file_firehook_cluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1339,7 @@ func (x *TakenOver) String() string {
 func (*TakenOver) ProtoMessage() {}
 
 func (x *TakenOver) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[19]
+	mi := &file_firehook_cluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1352,7 @@ func (x *TakenOver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TakenOver.ProtoReflect.Descriptor instead.
 func (*TakenOver) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{19}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TakenOver) GetEventId() string {
@@ -1347,7 +1403,7 @@ type TakenOverReply struct {
 
 func (x *TakenOverReply) Reset() {
 	*x = TakenOverReply{}
-	mi := &file_firehook_cluster_proto_msgTypes[20]
+	mi := &file_firehook_cluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1415,7 @@ func (x *TakenOverReply) String() string {
 func (*TakenOverReply) ProtoMessage() {}
 
 func (x *TakenOverReply) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[20]
+	mi := &file_firehook_cluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1428,7 @@ func (x *TakenOverReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TakenOverReply.ProtoReflect.Descriptor instead.
 func (*TakenOverReply) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{20}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TakenOverReply) GetDecisions() []*TakenOver {
@@ -1415,7 +1471,7 @@ type TakenOverDone struct {
 
 func (x *TakenOverDone) Reset() {
 	*x = TakenOverDone{}
-	mi := &file_firehook_cluster_proto_msgTypes[21]
+	mi := &file_firehook_cluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1483,7 @@ func (x *TakenOverDone) String() string {
 func (*TakenOverDone) ProtoMessage() {}
 
 func (x *TakenOverDone) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[21]
+	mi := &file_firehook_cluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1496,7 @@ func (x *TakenOverDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TakenOverDone.ProtoReflect.Descriptor instead.
 func (*TakenOverDone) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{21}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TakenOverDone) GetMember() string {
@@ -1476,7 +1532,7 @@ type ShardPull struct {
 
 func (x *ShardPull) Reset() {
 	*x = ShardPull{}
-	mi := &file_firehook_cluster_proto_msgTypes[22]
+	mi := &file_firehook_cluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1544,7 @@ func (x *ShardPull) String() string {
 func (*ShardPull) ProtoMessage() {}
 
 func (x *ShardPull) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[22]
+	mi := &file_firehook_cluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1557,7 @@ func (x *ShardPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardPull.ProtoReflect.Descriptor instead.
 func (*ShardPull) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{22}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ShardPull) GetSession() string {
@@ -1558,7 +1614,7 @@ type ShardChunk struct {
 
 func (x *ShardChunk) Reset() {
 	*x = ShardChunk{}
-	mi := &file_firehook_cluster_proto_msgTypes[23]
+	mi := &file_firehook_cluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1626,7 @@ func (x *ShardChunk) String() string {
 func (*ShardChunk) ProtoMessage() {}
 
 func (x *ShardChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[23]
+	mi := &file_firehook_cluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1639,7 @@ func (x *ShardChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardChunk.ProtoReflect.Descriptor instead.
 func (*ShardChunk) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{23}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ShardChunk) GetSession() string {
@@ -1611,7 +1667,7 @@ type ShardDigestQuery struct {
 
 func (x *ShardDigestQuery) Reset() {
 	*x = ShardDigestQuery{}
-	mi := &file_firehook_cluster_proto_msgTypes[24]
+	mi := &file_firehook_cluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1679,7 @@ func (x *ShardDigestQuery) String() string {
 func (*ShardDigestQuery) ProtoMessage() {}
 
 func (x *ShardDigestQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[24]
+	mi := &file_firehook_cluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1692,7 @@ func (x *ShardDigestQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardDigestQuery.ProtoReflect.Descriptor instead.
 func (*ShardDigestQuery) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{24}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ShardDigestQuery) GetShards() []int32 {
@@ -1660,7 +1716,7 @@ type ShardDigests struct {
 
 func (x *ShardDigests) Reset() {
 	*x = ShardDigests{}
-	mi := &file_firehook_cluster_proto_msgTypes[25]
+	mi := &file_firehook_cluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1728,7 @@ func (x *ShardDigests) String() string {
 func (*ShardDigests) ProtoMessage() {}
 
 func (x *ShardDigests) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[25]
+	mi := &file_firehook_cluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +1741,7 @@ func (x *ShardDigests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardDigests.ProtoReflect.Descriptor instead.
 func (*ShardDigests) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{25}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ShardDigests) GetShards() []int32 {
@@ -1728,7 +1784,7 @@ type ShardsConfirmed struct {
 
 func (x *ShardsConfirmed) Reset() {
 	*x = ShardsConfirmed{}
-	mi := &file_firehook_cluster_proto_msgTypes[26]
+	mi := &file_firehook_cluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1796,7 @@ func (x *ShardsConfirmed) String() string {
 func (*ShardsConfirmed) ProtoMessage() {}
 
 func (x *ShardsConfirmed) ProtoReflect() protoreflect.Message {
-	mi := &file_firehook_cluster_proto_msgTypes[26]
+	mi := &file_firehook_cluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1809,7 @@ func (x *ShardsConfirmed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardsConfirmed.ProtoReflect.Descriptor instead.
 func (*ShardsConfirmed) Descriptor() ([]byte, []int) {
-	return file_firehook_cluster_proto_rawDescGZIP(), []int{26}
+	return file_firehook_cluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ShardsConfirmed) GetShards() []int32 {
@@ -1841,7 +1897,7 @@ const file_firehook_cluster_proto_rawDesc = "" +
 	"deliveries\x18\x05 \x03(\fR\n" +
 	"deliveries\x12\x12\n" +
 	"\x04from\x18\x06 \x01(\tR\x04from\x12\x17\n" +
-	"\ato_boot\x18\a \x01(\x03R\x06toBoot\"\x95\x01\n" +
+	"\ato_boot\x18\a \x01(\x03R\x06toBoot\"\x83\x01\n" +
 	"\aReplica\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x14\n" +
 	"\x05lanes\x18\x02 \x03(\tR\x05lanes\x12\x12\n" +
@@ -1849,8 +1905,11 @@ const file_firehook_cluster_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x04 \x03(\fR\n" +
 	"deliveries\x12\x14\n" +
-	"\x05adopt\x18\x05 \x01(\bR\x05adopt\x12\x16\n" +
-	"\x06shards\x18\x06 \x03(\x05R\x06shards\"3\n" +
+	"\x05adopt\x18\x05 \x01(\bR\x05adoptJ\x04\b\x06\x10\a\"O\n" +
+	"\rHandOnRequest\x12\x12\n" +
+	"\x04dead\x18\x01 \x01(\tR\x04dead\x12\x16\n" +
+	"\x06shards\x18\x02 \x03(\x05R\x06shards\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\"3\n" +
 	"\vReplicaDone\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\"\x85\x01\n" +
@@ -1912,7 +1971,7 @@ func file_firehook_cluster_proto_rawDescGZIP() []byte {
 	return file_firehook_cluster_proto_rawDescData
 }
 
-var file_firehook_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_firehook_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_firehook_cluster_proto_goTypes = []any{
 	(*Handoff)(nil),          // 0: firehook.cluster.Handoff
 	(*HandoffAck)(nil),       // 1: firehook.cluster.HandoffAck
@@ -1931,23 +1990,24 @@ var file_firehook_cluster_proto_goTypes = []any{
 	(*QueryReply)(nil),       // 14: firehook.cluster.QueryReply
 	(*LaneState)(nil),        // 15: firehook.cluster.LaneState
 	(*Replica)(nil),          // 16: firehook.cluster.Replica
-	(*ReplicaDone)(nil),      // 17: firehook.cluster.ReplicaDone
-	(*TakenOverQuery)(nil),   // 18: firehook.cluster.TakenOverQuery
-	(*TakenOver)(nil),        // 19: firehook.cluster.TakenOver
-	(*TakenOverReply)(nil),   // 20: firehook.cluster.TakenOverReply
-	(*TakenOverDone)(nil),    // 21: firehook.cluster.TakenOverDone
-	(*ShardPull)(nil),        // 22: firehook.cluster.ShardPull
-	(*ShardChunk)(nil),       // 23: firehook.cluster.ShardChunk
-	(*ShardDigestQuery)(nil), // 24: firehook.cluster.ShardDigestQuery
-	(*ShardDigests)(nil),     // 25: firehook.cluster.ShardDigests
-	(*ShardsConfirmed)(nil),  // 26: firehook.cluster.ShardsConfirmed
+	(*HandOnRequest)(nil),    // 17: firehook.cluster.HandOnRequest
+	(*ReplicaDone)(nil),      // 18: firehook.cluster.ReplicaDone
+	(*TakenOverQuery)(nil),   // 19: firehook.cluster.TakenOverQuery
+	(*TakenOver)(nil),        // 20: firehook.cluster.TakenOver
+	(*TakenOverReply)(nil),   // 21: firehook.cluster.TakenOverReply
+	(*TakenOverDone)(nil),    // 22: firehook.cluster.TakenOverDone
+	(*ShardPull)(nil),        // 23: firehook.cluster.ShardPull
+	(*ShardChunk)(nil),       // 24: firehook.cluster.ShardChunk
+	(*ShardDigestQuery)(nil), // 25: firehook.cluster.ShardDigestQuery
+	(*ShardDigests)(nil),     // 26: firehook.cluster.ShardDigests
+	(*ShardsConfirmed)(nil),  // 27: firehook.cluster.ShardsConfirmed
 }
 var file_firehook_cluster_proto_depIdxs = []int32{
 	2,  // 0: firehook.cluster.LookupRequest.ids:type_name -> firehook.cluster.Identifier
 	2,  // 1: firehook.cluster.Hit.id:type_name -> firehook.cluster.Identifier
 	4,  // 2: firehook.cluster.LookupReply.hits:type_name -> firehook.cluster.Hit
 	11, // 3: firehook.cluster.ConfigChanges.changes:type_name -> firehook.cluster.ConfigChange
-	19, // 4: firehook.cluster.TakenOverReply.decisions:type_name -> firehook.cluster.TakenOver
+	20, // 4: firehook.cluster.TakenOverReply.decisions:type_name -> firehook.cluster.TakenOver
 	5,  // [5:5] is the sub-list for method output_type
 	5,  // [5:5] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
@@ -1966,7 +2026,7 @@ func file_firehook_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_firehook_cluster_proto_rawDesc), len(file_firehook_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
