@@ -51,6 +51,10 @@ type Config struct {
 	AllowPrivateEndpoints bool
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// IngestPerIPRate is the page views a second one client address may
+	// send (ingest.Config.PerIPRate): 0 is ingest's default, negative no
+	// limit.
+	IngestPerIPRate float64
 	// ShutdownTimeout bounds the graceful stop. Default 10 s.
 	ShutdownTimeout time.Duration
 	// Log is the node's logger. Default slog.Default().
@@ -200,6 +204,7 @@ func Start(cfg Config) (*Node, error) {
 		Sites:          n.store.Config,
 		Events:         n.ingestLog(),
 		TrustedProxies: cfg.TrustedProxies,
+		PerIPRate:      cfg.IngestPerIPRate,
 		Observer:       n.metrics.ObserveIngest,
 		Log:            cfg.Log.With("component", "ingest"),
 	})
@@ -241,6 +246,10 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: admin listener: %w", err)
 	}
 	n.ingestSrv = newServer(ingestH, cfg.Log)
+	// A page view is small and answered at once: a client that reads or
+	// writes slower than this is cut off (the admin API streams graph
+	// imports and exports, and keeps the longer read bound).
+	n.ingestSrv.ReadTimeout, n.ingestSrv.WriteTimeout = 10*time.Second, 10*time.Second
 	n.adminSrv = newServer(adminH, cfg.Log)
 	n.serve(n.ingestSrv, n.ingestLn)
 	n.serve(n.adminSrv, n.adminLn)

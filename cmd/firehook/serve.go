@@ -22,6 +22,7 @@ type serveFlags struct {
 	clusterName                     string
 	shardCopyRate                   int
 	allowPrivate                    bool
+	ingestIPRate                    float64
 	trustedProxies                  string
 	logLevel, logFormat             string
 	cpuProfile                      string
@@ -40,6 +41,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.shardCopyRate, "shard-copy-rate", 20_000, "records and links a second a copy of graph shards to this member may bring (-1: no limit)")
 	fs.BoolVar(&f.allowPrivate, "allow-private-endpoints", false, "let webhook endpoints target private and loopback addresses")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	fs.Float64Var(&f.ingestIPRate, "ingest-ip-rate", 50, "page views a second one client address may send (burst: two seconds' worth; loopback clients are not limited; -1: no limit)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the node's whole run to FILE, finished at shutdown (go tool pprof)")
@@ -88,6 +90,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AdminToken:            os.Getenv("FIREHOOK_ADMIN_TOKEN"),
 		AllowPrivateEndpoints: f.allowPrivate,
 		TrustedProxies:        proxies,
+		IngestPerIPRate:       f.ingestIPRate,
 		Log:                   log,
 		Stdout:                stdout,
 		Cluster: node.ClusterConfig{

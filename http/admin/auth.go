@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"math"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/firehook/firehook"
@@ -37,14 +40,34 @@ func HashToken(token string) string {
 // authenticate resolves the bearer token to a principal or answers 401.
 func (h *Handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer := peerOf(r)
+		if h.authFailures != nil {
+			if empty, wait := h.authFailures.Empty(peer, h.cfg.Now()); empty {
+				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+				api.WriteError(w, nil, api.Errorf(api.CodeRateLimited, "too many failed authentications from this address; retry later"))
+				return
+			}
+		}
 		p, ok := h.principalOf(r.Header.Get("Authorization"))
 		if !ok {
+			if h.authFailures != nil {
+				h.authFailures.Allow(peer, h.cfg.Now())
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="firehook"`)
 			api.WriteError(w, nil, api.Errorf(api.CodeUnauthorized, "missing or invalid bearer token"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
 	})
+}
+
+// peerOf is the address of r's TCP peer (without the port).
+func peerOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func (h *Handler) principalOf(header string) (principal, bool) {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/firehook/firehook/http/admin"
 )
@@ -98,4 +99,36 @@ func TestAuth_ReadyzAnswers503UntilReady(t *testing.T) {
 
 	ready.Store(false)
 	apiError(t, e.do(t, http.MethodGet, "/readyz", "", ""), http.StatusServiceUnavailable, "unavailable")
+}
+
+// One client address may fail to authenticate AuthFailureBurst times,
+// then AuthFailuresPerMinute times a minute: past that it gets 429 with
+// Retry-After before its token is looked at, even a valid one, until the
+// allowance refills. Successful requests spend nothing.
+func TestAuth_LimitsFailuresPerAddress(t *testing.T) {
+	e := newEnv(t, func(c *admin.Config) { c.AuthFailuresPerMinute, c.AuthFailureBurst = 6, 3 })
+	tenant := e.createTenant(t, "Acme")
+	for range 5 {
+		r := e.doRaw(t, http.MethodGet, "/v1/tenants", "", "Authorization", "Bearer "+operatorToken)
+		if r.Status != http.StatusOK {
+			t.Fatalf("a valid token: status %d; body %s", r.Status, r.Body)
+		}
+	}
+	for i := range 3 {
+		r := e.doRaw(t, http.MethodGet, "/v1/tenants", "", "Authorization", "Bearer wrong")
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("failure %d of the burst: status %d, want 401", i+1, r.Status)
+		}
+	}
+	for _, auth := range []string{"Bearer wrong", "Bearer " + operatorToken, "Bearer " + tenant.APIKey} {
+		r := e.doRaw(t, http.MethodGet, "/v1/tenants", "", "Authorization", auth)
+		apiError(t, r, http.StatusTooManyRequests, "rate_limited")
+		if got := r.Header.Get("Retry-After"); got != "10" {
+			t.Errorf("Retry-After = %q, want 10 (6 failures a minute)", got)
+		}
+	}
+	e.clock.Advance(10 * time.Second)
+	if r := e.doRaw(t, http.MethodGet, "/v1/tenants", "", "Authorization", "Bearer "+operatorToken); r.Status != http.StatusOK {
+		t.Fatalf("after the refill a valid token: status %d; body %s", r.Status, r.Body)
+	}
 }

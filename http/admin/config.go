@@ -167,6 +167,15 @@ type Config struct {
 	OpenAPI []byte
 	// MaxBody is the largest request body in bytes. Default 64 KiB.
 	MaxBody int64
+	// AuthFailuresPerMinute bounds the failed authentications (a missing,
+	// unknown or malformed token) one client address may make: past
+	// AuthFailureBurst of them it gets 429 with Retry-After, without its
+	// token being looked at, until the allowance refills at this rate. 0
+	// means 10 a minute; negative, no limit. The client address is the TCP
+	// peer.
+	AuthFailuresPerMinute float64
+	// AuthFailureBurst is the failures allowed at once. Default 20.
+	AuthFailureBurst int
 	// SecretOverlap is how long the previous endpoint secret keeps signing
 	// after a rotation. Default 24 h.
 	SecretOverlap time.Duration
@@ -185,6 +194,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = 64 << 10
+	}
+	if c.AuthFailuresPerMinute == 0 {
+		c.AuthFailuresPerMinute = 10
+	}
+	if c.AuthFailureBurst <= 0 {
+		c.AuthFailureBurst = 20
 	}
 	if c.SecretOverlap <= 0 {
 		c.SecretOverlap = 24 * time.Hour

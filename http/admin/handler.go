@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/firehook/firehook/http/api"
+	"github.com/firehook/firehook/internal/keyrate"
 )
 
 // Handler serves the admin API. Routes (all under Bearer auth except the
@@ -38,6 +39,9 @@ import (
 type Handler struct {
 	cfg    Config
 	router chi.Router
+	// authFailures counts failed authentications by client address (nil:
+	// not limited; see Config.AuthFailuresPerMinute).
+	authFailures *keyrate.Limiter
 }
 
 // New returns the admin API for cfg. Routes added by later stages mount
@@ -45,6 +49,9 @@ type Handler struct {
 func New(cfg Config) *Handler {
 	cfg.withDefaults()
 	h := &Handler{cfg: cfg}
+	if cfg.AuthFailuresPerMinute > 0 {
+		h.authFailures = keyrate.New(keyrate.Config{PerSecond: cfg.AuthFailuresPerMinute / 60, Burst: cfg.AuthFailureBurst})
+	}
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteError(w, nil, api.Errorf(api.CodeNotFound, "no such route"))

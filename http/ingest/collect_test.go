@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -471,4 +472,43 @@ func TestCollect_ConcurrentPostsGetUniqueGaplessSequences(t *testing.T) {
 	if got := e.store.Events.LastSeq(); got != workers*perWorker {
 		t.Errorf("LastSeq = %d, want %d", got, workers*perWorker)
 	}
+}
+
+// One client address may send PerIPRate page views a second (burst: two
+// seconds' worth) on both collect routes together, whatever the site;
+// another address keeps its own budget, and loopback clients are not
+// limited (behind an untrusted local proxy every visitor is 127.0.0.1).
+func TestCollect_RateLimitsPerClientAddress(t *testing.T) {
+	clk := testkit.NewClock(testNow)
+	e := newEnv(t, fixedClock(clk), func(c *ingest.Config) {
+		c.PerIPRate = 2 // burst: 4
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	other := e.addSite(t, nil)
+	from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
+
+	accepted(t, e.collect(t, pageView(e.site, nil), from("203.0.113.7")...))
+	accepted(t, e.collect(t, pageView(other, nil), from("203.0.113.7")...))
+	accepted(t, e.collect(t, pageView(e.site, nil), from("203.0.113.7")...))
+	if r := e.do(t, http.MethodGet, "/v1/collect.gif?site="+e.site.Key+"&url=https%3A%2F%2Fexample.com%2F", nil, from("203.0.113.7")...); r.Status != http.StatusOK {
+		t.Fatalf("the GIF route within the burst: status %d; body %s", r.Status, r.Body)
+	}
+	e.storesNothing(t, func() {
+		r := e.collect(t, pageView(other, nil), from("203.0.113.7")...)
+		apiError(t, r, http.StatusTooManyRequests, "rate_limited")
+		if got := r.Header.Get("Retry-After"); got != "1" {
+			t.Errorf("Retry-After = %q, want 1 (a token comes back in 0.5 s)", got)
+		}
+		r = e.do(t, http.MethodGet, "/v1/collect.gif?site="+e.site.Key+"&url=https%3A%2F%2Fexample.com%2F", nil, from("203.0.113.7")...)
+		apiError(t, r, http.StatusTooManyRequests, "rate_limited")
+		// Junk from the address is refused before it is read.
+		apiError(t, e.collect(t, "{", from("203.0.113.7")...), http.StatusTooManyRequests, "rate_limited")
+	})
+	accepted(t, e.collect(t, pageView(e.site, nil), from("198.51.100.1")...))
+	for range 10 { // the proxy itself, and a loopback client behind it
+		accepted(t, e.collect(t, pageView(e.site, nil)))
+		accepted(t, e.collect(t, pageView(e.site, nil), from("127.0.0.1")...))
+	}
+	clk.Advance(500 * time.Millisecond)
+	accepted(t, e.collect(t, pageView(e.site, nil), from("203.0.113.7")...))
 }

@@ -33,6 +33,13 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MaxBody is the largest accepted body in bytes. Default 16 KiB.
 	MaxBody int64
+	// PerIPRate is the page views a second one client address may send
+	// (both collect routes, whatever the site; burst: two seconds' worth),
+	// checked before anything else: past it the answer is 429 with
+	// Retry-After. 0 means DefaultPerIPRate; negative, no limit. Loopback
+	// clients are not limited: behind a local proxy that is not in
+	// TrustedProxies every visitor has the proxy's address.
+	PerIPRate float64
 	// Observer, when set, is told of every collect request once it is
 	// answered (metrics). It is called on the request's goroutine and must
 	// be quick. Nil: nothing is observed.
@@ -46,9 +53,16 @@ type Config struct {
 // DefaultMaxBody is the body limit of /v1/collect.
 const DefaultMaxBody = 16 << 10
 
+// DefaultPerIPRate is the default PerIPRate: far above what the visitors
+// behind one office's address send, far below a flood.
+const DefaultPerIPRate = 50
+
 func (c *Config) withDefaults() {
 	if c.MaxBody <= 0 {
 		c.MaxBody = DefaultMaxBody
+	}
+	if c.PerIPRate == 0 {
+		c.PerIPRate = DefaultPerIPRate
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()

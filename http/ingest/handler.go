@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"unicode/utf8"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/api"
+	"github.com/firehook/firehook/internal/keyrate"
 )
 
 // Handler serves the public ingest routes:
@@ -25,6 +27,7 @@ import (
 type Handler struct {
 	cfg    Config
 	limits limiters
+	perIP  *keyrate.Limiter // nil: no per-address limit
 	router chi.Router
 }
 
@@ -32,11 +35,14 @@ type Handler struct {
 func New(cfg Config) *Handler {
 	cfg.withDefaults()
 	h := &Handler{cfg: cfg}
+	if cfg.PerIPRate > 0 {
+		h.perIP = keyrate.New(keyrate.Config{PerSecond: cfg.PerIPRate, Burst: max(1, int(2*cfg.PerIPRate))})
+	}
 	r := chi.NewRouter()
 	r.Get("/p.js", servePixel)
-	r.With(h.observe).Post("/v1/collect", h.collect)
+	r.With(h.observe, h.limitPerIP).Post("/v1/collect", h.collect)
 	r.Options("/v1/collect", preflight)
-	r.With(h.observe).Get("/v1/collect.gif", h.collectGIF)
+	r.With(h.observe, h.limitPerIP).Get("/v1/collect.gif", h.collectGIF)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -48,6 +54,23 @@ func New(cfg Config) *Handler {
 	})
 	h.router = r
 	return h
+}
+
+// limitPerIP answers 429 to a client address over Config.PerIPRate.
+func (h *Handler) limitPerIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.perIP != nil {
+			ip := clientIP(r, h.cfg.TrustedProxies)
+			if a, err := netip.ParseAddr(ip); err == nil && !a.IsLoopback() {
+				if ok, wait := h.perIP.Allow(ip, h.cfg.Now()); !ok {
+					w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+					h.fail(w, api.Errorf(api.CodeRateLimited, "this address is over the limit of %g page views/s", h.cfg.PerIPRate))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
