@@ -12,6 +12,10 @@ func TestMain(m *testing.M) {
 		runPeer()
 		return
 	}
+	if addr := os.Getenv("FIREHOOK_TRANSPORT_ASK"); addr != "" {
+		runAsker(addr)
+		return
+	}
 	code := m.Run()
 	closeShared()
 	if code == 0 {

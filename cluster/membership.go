@@ -70,6 +70,10 @@ type MembershipConfig struct {
 	// Join lists the gossip addresses of members to join. Empty: start a
 	// new cluster of one.
 	Join []string
+	// Key is the cluster key (see clusterkey.go): gossip is encrypted with
+	// a key derived from it, and messages without it are dropped. Nil:
+	// gossip in the clear. At least MinClusterKeyLen bytes.
+	Key []byte
 	// Cluster names the cluster: gossip carries it as a label and a node
 	// of another cluster is ignored. Default "firehook".
 	Cluster string
@@ -245,6 +249,11 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	mc.Delegate = (*gossipDelegate)(m)
 	mc.Events = (*eventDelegate)(m)
 	mc.Alive = (*aliveDelegate)(m)
+	if m.cfg.Key != nil {
+		if mc.SecretKey, err = gossipKey(m.cfg.Key); err != nil {
+			return nil, err
+		}
+	}
 	return mc, nil
 }
 

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -145,5 +146,38 @@ func TestMembership_RestartedMemberIsSeenWithItsNewMetadata(t *testing.T) {
 			m, ok := a.Member("b")
 			return ok && m.Meta.Actor == actor
 		})
+	}
+}
+
+// With a cluster key gossip is encrypted: a node with the same key joins,
+// a node with another key or none is refused.
+func TestMembership_ClusterKeyAdmitsOnlyItsHolders(t *testing.T) {
+	key := []byte("correct horse battery staple 1")
+	start := func(name string, key []byte, join ...string) (*Membership, error) {
+		m, err := Join(MembershipConfig{Name: name, GossipListen: "127.0.0.1:0", Join: join, Cluster: "blue", Key: key,
+			Meta: Meta{Actor: "127.0.0.1:1"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			t.Cleanup(m.Shutdown)
+		}
+		return m, err
+	}
+	a, err := start("a", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start("b", key, a.GossipAddr()); err != nil {
+		t.Fatalf("a node with the key: %v", err)
+	}
+	for _, other := range [][]byte{nil, []byte("another cluster key of 32 bytes")} {
+		if _, err := start("x", other, a.GossipAddr()); err == nil {
+			t.Errorf("a node with key %q joined", other)
+		}
+	}
+	waitFor(t, 2*time.Second, "a sees b", func() bool { return len(a.Placement().Members()) == 2 })
+	if n := len(a.Placement().Members()); n != 2 {
+		t.Fatalf("a has %d members; want a and b: %s", n, states(a))
+	}
+	if _, err := start("y", []byte("short")); !errors.Is(err, ErrClusterKey) {
+		t.Errorf("a 5-byte key: %v; want ErrClusterKey", err)
 	}
 }

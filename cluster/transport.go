@@ -10,6 +10,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/firehook/firehook"
@@ -32,6 +34,10 @@ type TransportConfig struct {
 	// Workers bounds the requests handled at once; more wait in the
 	// router's mailbox. Default 128.
 	Workers int
+	// Key is the cluster key (see clusterkey.go): the transport runs over
+	// mutual TLS whose certificates only holders of the key can make. Nil:
+	// plain gRPC, any peer accepted. At least MinClusterKeyLen bytes.
+	Key []byte
 	// Observe, when set, is told of every request this node made: the
 	// message's name (its protobuf name, e.g. "Handoff"), how long the
 	// answer took, and the error if none came (metrics).
@@ -79,6 +85,14 @@ func StartTransport(cfg TransportConfig) (t *Transport, err error) {
 	var opts []remote.ConfigOption
 	if cfg.Advertise != "" {
 		opts = append(opts, remote.WithAdvertisedHost(cfg.Advertise))
+	}
+	if cfg.Key != nil {
+		server, client, err := transportTLS(cfg.Key)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, remote.WithServerOptions(grpc.Creds(credentials.NewTLS(server))),
+			remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(client))))
 	}
 	t = &Transport{cfg: cfg, sys: cfg.System, sem: make(chan struct{}, cfg.Workers),
 		handlers: map[reflect.Type]func(proto.Message) proto.Message{}, closing: make(chan struct{})}

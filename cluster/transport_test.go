@@ -66,7 +66,7 @@ func closeShared() {
 // stdin closes.
 func runPeer() {
 	sys := newSystem()
-	tr, err := StartTransport(TransportConfig{System: sys, Listen: "127.0.0.1:0", Log: quietLog()})
+	tr, err := StartTransport(TransportConfig{System: sys, Listen: "127.0.0.1:0", Log: quietLog(), Key: envKey()})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -89,11 +89,71 @@ func runPeer() {
 	tr.Close()
 }
 
-// startPeer starts a peer process and returns its transport's address.
-func startPeer(t testing.TB) string {
+// envKey is the cluster key a peer or asker process is given (nil: none).
+func envKey() []byte {
+	if k := os.Getenv("FIREHOOK_TRANSPORT_KEY"); k != "" {
+		return []byte(k)
+	}
+	return nil
+}
+
+// runAsker is the asker process: a transport with the key of its
+// environment sends one query to addr and prints "answer X" or
+// "error ...".
+func runAsker(addr string) {
+	sys := newSystem()
+	tr, err := StartTransport(TransportConfig{System: sys, Listen: "127.0.0.1:0", Log: quietLog(), Key: envKey()})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	reply, err := tr.Request(context.Background(), addr, &clusterpb.Query{What: "hello"}, 3*time.Second)
+	if err != nil {
+		fmt.Println("error", err)
+	} else {
+		fmt.Println("answer", string(reply.(*clusterpb.QueryReply).Json))
+	}
+	tr.Close()
+}
+
+// ask runs an asker process with key (empty: none) against addr and
+// returns what it printed.
+func ask(t *testing.T, addr, key string) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "FIREHOOK_TRANSPORT_PEER=1")
+	cmd.Env = append(os.Environ(), "FIREHOOK_TRANSPORT_ASK="+addr, "FIREHOOK_TRANSPORT_KEY="+key)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("asker: %v (%s)", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// With a cluster key the transport is mutual TLS that only holders of
+// the key can speak: a member with the key is answered, one with another
+// key or none is not.
+func TestTransport_ClusterKeyAdmitsOnlyItsHolders(t *testing.T) {
+	const key = "correct horse battery staple 1"
+	peer := startPeer(t, "FIREHOOK_TRANSPORT_KEY="+key)
+	if got := ask(t, peer, key); got != `answer "hello"` {
+		t.Fatalf("a member with the key got %q; want the answer", got)
+	}
+	for _, other := range []string{"", "another cluster key of 32 bytes"} {
+		if got := ask(t, peer, other); !strings.HasPrefix(got, "error") {
+			t.Errorf("a member with key %q got %q; want an error", other, got)
+		}
+	}
+	if _, err := StartTransport(TransportConfig{System: newSystem(), Listen: "127.0.0.1:0", Key: []byte("short")}); !errors.Is(err, ErrClusterKey) {
+		t.Errorf("a 5-byte key: %v; want ErrClusterKey", err)
+	}
+}
+
+// startPeer starts a peer process (env adds to its environment) and
+// returns its transport's address.
+func startPeer(t testing.TB, env ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), "FIREHOOK_TRANSPORT_PEER=1"), env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,11 @@ type ClusterConfig struct {
 	// Name names the cluster; nodes of other clusters are ignored.
 	// Default "firehook".
 	Name string
+	// Key is the cluster key (FIREHOOK_CLUSTER_KEY; see cluster's
+	// clusterkey.go): gossip encrypted, the actor transport mutual TLS, only
+	// members with the key admitted. Nil: member traffic in the clear, any
+	// peer that reaches the ports admitted (a warning is logged).
+	Key []byte
 	// Membership tunes failure detection (its Name, GossipListen, Join,
 	// Cluster, Meta, State, MergeState, OnChange and Log are set by the
 	// node).
@@ -118,8 +123,11 @@ func (n *Node) startCluster(sys *actors.System) error {
 		actorListen = net.JoinHostPort(host, "0")
 	}
 	log := n.log.With("component", "cluster")
+	if cc.Key == nil {
+		log.Warn("cluster: member traffic is neither encrypted nor authenticated: set FIREHOOK_CLUSTER_KEY on every member")
+	}
 	tr, err := cluster.StartTransport(cluster.TransportConfig{System: sys.ActorSystem(), Listen: actorListen,
-		Observe: n.observeClusterRequest, Log: log})
+		Observe: n.observeClusterRequest, Log: log, Key: cc.Key})
 	if err != nil {
 		return err
 	}
@@ -132,6 +140,7 @@ func (n *Node) startCluster(sys *actors.System) error {
 	cl.register()
 	mc := cc.Membership
 	mc.Name, mc.GossipListen, mc.Join, mc.Cluster, mc.Log = n.cfg.Name, cc.GossipListen, cc.Join, cc.Name, log
+	mc.Key = cc.Key
 	mc.Meta = cluster.Meta{Version: n.cfg.Version, Actor: tr.Addr(), Admin: n.cfg.advertised(n.cfg.AdminListen),
 		Ingest: n.cfg.advertised(n.cfg.Listen)}
 	mc.State, mc.MergeState = cl.configState, cl.mergeConfigState

@@ -197,7 +197,9 @@ func (r *run) close() error {
 // startMembers starts the members one after the other, each joining
 // through the first, and waits until every one sees every one alive.
 func (r *run) startMembers(ctx context.Context, dir string) error {
-	opts := localcluster.Options{Binary: r.cfg.Binary, Token: r.token, AllowPrivateEndpoints: true}
+	// Member traffic encrypted and authenticated, as in production.
+	opts := localcluster.Options{Binary: r.cfg.Binary, Token: r.token, AllowPrivateEndpoints: true,
+		ClusterKey: firehook.RandomToken("fhc_", 40)}
 	var join []string
 	for i := 1; i <= r.cfg.Nodes; i++ {
 		name := "node-" + strconv.Itoa(i)

@@ -47,7 +47,13 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if token == "" {
 		token = firehook.RandomToken("fho_", 40)
 	}
-	opts := localcluster.Options{Binary: self, Token: token, AllowPrivateEndpoints: *allowPrivate}
+	// The members' traffic is encrypted with a key of this run (or the
+	// one in the environment).
+	key := os.Getenv("FIREHOOK_CLUSTER_KEY")
+	if key == "" {
+		key = firehook.RandomToken("fhc_", 40)
+	}
+	opts := localcluster.Options{Binary: self, Token: token, ClusterKey: key, AllowPrivateEndpoints: *allowPrivate}
 	var members []*localcluster.Member
 	stopAll := func() error { return localcluster.StopAll(20*time.Second, members...) }
 	var join []string

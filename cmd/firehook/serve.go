@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/firehook/firehook/cluster"
 	"github.com/firehook/firehook/node"
 )
 
@@ -71,6 +72,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The cluster key comes from the environment only: a flag would show
+	// in the process list. Any string of 16 bytes or more; every member
+	// must have the same.
+	var clusterKey []byte
+	if k := os.Getenv("FIREHOOK_CLUSTER_KEY"); k != "" {
+		if len(k) < cluster.MinClusterKeyLen {
+			return fmt.Errorf("FIREHOOK_CLUSTER_KEY must be at least %d bytes: %w", cluster.MinClusterKeyLen, errUsage)
+		}
+		clusterKey = []byte(k)
+	}
 	if f.cpuProfile != "" {
 		stop, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
@@ -98,6 +109,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			ActorListen:  f.actorListen,
 			Join:         splitList(f.join),
 			Name:         f.clusterName,
+			Key:          clusterKey,
 			// 0 is the default; the flag's -1 means no limit.
 			ShardCopyRate: f.shardCopyRate,
 		},

@@ -33,6 +33,9 @@ type Options struct {
 	// Token is every member's operator token (FIREHOOK_ADMIN_TOKEN).
 	// Required: members must accept each other's and the caller's calls.
 	Token string
+	// ClusterKey is every member's FIREHOOK_CLUSTER_KEY (empty: none, and
+	// member traffic is in the clear).
+	ClusterKey string
 	// AllowPrivateEndpoints lets the members' endpoints target loopback
 	// (a receiver on 127.0.0.1).
 	AllowPrivateEndpoints bool
@@ -138,7 +141,7 @@ func (m *Member) Start(ctx context.Context, join []string) error {
 	}
 	fmt.Fprintf(log, "---- localcluster: %s starts %s (join %v) ----\n", time.Now().Format(time.RFC3339Nano), m.Name, join)
 	p := &process{cmd: exec.Command(m.opts.Binary, args...), log: log, done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), "FIREHOOK_ADMIN_TOKEN="+m.opts.Token)
+	p.cmd.Env = append(os.Environ(), "FIREHOOK_ADMIN_TOKEN="+m.opts.Token, "FIREHOOK_CLUSTER_KEY="+m.opts.ClusterKey)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	if err := p.cmd.Start(); err != nil {
 		log.Close()
