@@ -94,6 +94,7 @@ type clusterNode struct {
 	seen    *recentIDs // event ids handed to this node lately
 	copier  *shardCopier
 	gate    shardGate
+	pulls   heldAdoptions  // deliveries adopted for shards whose takeover is not complete (pullCopies)
 	wg      sync.WaitGroup // hand-overs, takeovers and the done reporter
 	done    replicaDone    // finished deliveries to report to their copies' holders
 	stop    chan struct{}  // closed by close: stops the done reporter

@@ -1,9 +1,11 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,9 +155,7 @@ func (cl *clusterNode) adopt(member string, ds []firehook.Delivery) error {
 		defer cl.wg.Done()
 		cl.copyOn(adopted)
 	}()
-	if p := cl.n.committed.Load(); p != nil {
-		p.Enqueue(adopted)
-	}
+	cl.enqueue(cl.pulls.keep(adopted))
 	if m := cl.n.clusterMetrics.Load(); m != nil {
 		m.ObserveTakeover(len(adopted))
 	}
@@ -257,6 +257,11 @@ func (cl *clusterNode) onReplicaDone(m *clusterpb.ReplicaDone) proto.Message {
 // answered (or laneWait passed: see await), so a person's later events
 // reach the endpoint after the ones the dead member had not delivered.
 func (cl *clusterNode) pullCopies(dead string, shards []int) {
+	// What is adopted for these shards meanwhile — here and from every
+	// member, in whatever order the answers come — is held back and handed
+	// to the endpoint actors at the end, in sequence order: copies of a
+	// person's older decisions may come after those of its newer ones.
+	cl.pulls.hold(shards)
 	in := inShards(shards)
 	ds, err := cl.n.store.Outbox().Replicas(dead, in)
 	if err == nil {
@@ -286,6 +291,8 @@ func (cl *clusterNode) pullCopies(dead string, shards []int) {
 		}()
 	}
 	wg.Wait()
+	// Sent before the gate opens: before any new decision for the persons.
+	cl.enqueue(cl.pulls.release(shards))
 	cl.gate.mu.Lock()
 	for _, s := range shards {
 		if a, ok := cl.gate.awaiting[s]; ok && a.dead == dead {
@@ -334,6 +341,71 @@ func (cl *clusterNode) onHandOnRequest(m *clusterpb.HandOnRequest) proto.Message
 			"to", m.From, "deliveries", len(own.Deliveries))
 	}
 	return &clusterpb.Ack{}
+}
+
+// enqueue hands adopted deliveries to the endpoint actors (when the
+// pipeline runs; otherwise they start with them).
+func (cl *clusterNode) enqueue(ds []firehook.Delivery) {
+	if p := cl.n.committed.Load(); p != nil && len(ds) > 0 {
+		p.Enqueue(ds)
+	}
+}
+
+// heldAdoptions holds back the deliveries adopted for shards whose
+// takeover is in progress (pullCopies), so that they reach the endpoint
+// actors together, in sequence order.
+type heldAdoptions struct {
+	mu   sync.Mutex
+	held map[int][]firehook.Delivery // shard → deliveries held; a key per shard being pulled
+}
+
+// hold starts holding back the deliveries of shards.
+func (h *heldAdoptions) hold(shards []int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held == nil {
+		h.held = map[int][]firehook.Delivery{}
+	}
+	for _, s := range shards {
+		if _, ok := h.held[s]; !ok {
+			h.held[s] = []firehook.Delivery{}
+		}
+	}
+}
+
+// keep holds back those of ds whose shard is held and returns the others.
+func (h *heldAdoptions) keep(ds []firehook.Delivery) []firehook.Delivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := ds[:0:0]
+	for _, d := range ds {
+		s := cluster.KeyShard(d.PersonKey)
+		if held, ok := h.held[s]; ok {
+			h.held[s] = append(held, d)
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// release stops holding back shards and returns what was held, in
+// sequence order per person.
+func (h *heldAdoptions) release(shards []int) []firehook.Delivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []firehook.Delivery
+	for _, s := range shards {
+		out = append(out, h.held[s]...)
+		delete(h.held, s)
+	}
+	slices.SortStableFunc(out, func(a, b firehook.Delivery) int {
+		if c := strings.Compare(a.PersonKey, b.PersonKey); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Sequence, b.Sequence)
+	})
+	return out
 }
 
 // inShards accepts the person keys of shards.
