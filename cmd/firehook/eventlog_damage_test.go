@@ -22,33 +22,16 @@ func TestEventLog_DamagedSegmentIsRepairedAndReported(t *testing.T) {
 	const token = "op-damage-token"
 	env := "FIREHOOK_ADMIN_TOKEN=" + token
 	flags := []string{"--allow-private-endpoints"}
-	p1 := startServeArgs(t, dir, flags, env)
-	rc := testkit.NewReceiver(t, func(w http.ResponseWriter, _ *testkit.Received) { w.WriteHeader(http.StatusOK) })
-	_, siteKey, _, _ := crashSetup(t, p1, token, rc.URL)
-	visitors := crashPeople(t, p1, token, 5)
-	cc := &crashClient{client: http.DefaultClient, siteKey: siteKey}
 	const n = 30
-	for i := range n {
-		if s := cc.send(p1.ingest, visitors[i%len(visitors)], 1); !s.accepted() {
-			t.Fatalf("%s: %d %v", s.url, s.status, s.err)
-		}
-	}
-	rc.WaitFor(t, n, 30*time.Second)
+	p1, cc, visitors := nodeWithDeliveredEvents(t, dir, token, 5, n)
 	if err := p1.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 
-	segs, _ := filepath.Glob(filepath.Join(dir, "events", "*.wal"))
-	if len(segs) != 1 {
-		t.Fatalf("segments %v; want one", segs)
-	}
-	b, err := os.ReadFile(segs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	seg, b := onlySegment(t, dir)
 	b[len(b)/2] ^= 0xff // inside an event in the middle of the log
 	b = b[:len(b)-7]    // and the last event torn
-	if err := os.WriteFile(segs[0], b, 0o644); err != nil {
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -85,4 +68,38 @@ func TestEventLog_DamagedSegmentIsRepairedAndReported(t *testing.T) {
 	if last := evs[len(evs)-1]; last.ID != after.id || last.Seq <= n {
 		t.Fatalf("the new event is %s with seq %d; want %s after every lost sequence (> %d)", last.ID, last.Seq, after.id, n)
 	}
+}
+
+// nodeWithDeliveredEvents starts a node on dir (operator token token)
+// with a tenant, site and endpoint, people persons in its graph, and n
+// page views of theirs accepted and delivered.
+func nodeWithDeliveredEvents(t *testing.T, dir, token string, people, n int) (*proc, *crashClient, []*crashVisitor) {
+	t.Helper()
+	p := startServeArgs(t, dir, []string{"--allow-private-endpoints"}, "FIREHOOK_ADMIN_TOKEN="+token)
+	rc := testkit.NewReceiver(t, func(w http.ResponseWriter, _ *testkit.Received) { w.WriteHeader(http.StatusOK) })
+	_, siteKey, _, _ := crashSetup(t, p, token, rc.URL)
+	visitors := crashPeople(t, p, token, people)
+	cc := &crashClient{client: http.DefaultClient, siteKey: siteKey}
+	for i := range n {
+		if s := cc.send(p.ingest, visitors[i%len(visitors)], 1); !s.accepted() {
+			t.Fatalf("%s: %d %v", s.url, s.status, s.err)
+		}
+	}
+	rc.WaitFor(t, n, 30*time.Second)
+	return p, cc, visitors
+}
+
+// onlySegment returns the path and bytes of the event log's one segment
+// in a stopped node's dir.
+func onlySegment(t *testing.T, dir string) (string, []byte) {
+	t.Helper()
+	segs, _ := filepath.Glob(filepath.Join(dir, "events", "*.wal"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v; want one", segs)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs[0], b
 }

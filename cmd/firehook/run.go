@@ -37,6 +37,9 @@ Usage:
                            a local cluster under load whose members are killed (SIGKILL)
                            and started again on a schedule; reports lost, duplicated and
                            out-of-order deliveries (firehook chaos -h for flags)
+  firehook doctor [--data DIR] [--json]
+                           check a stopped node's data directory and print a summary
+                           (exit 1 on a problem)
   firehook version         print the version
 
 Every serve flag can also be set as FIREHOOK_<NAME> (--admin-listen → FIREHOOK_ADMIN_LISTEN).
@@ -73,6 +76,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, rest, stdout, stderr)
 	case "chaos":
 		return runChaos(ctx, rest, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "firehook", Version)
 		return nil
