@@ -27,23 +27,29 @@ type ConfigStore struct {
 	endpoints *table[firehook.Endpoint]
 }
 
-func newConfigStore(db *badger.DB, clock *Clock) (*ConfigStore, error) {
+func newConfigStore(db *badger.DB, clock *Clock, box *secretBox) (*ConfigStore, error) {
 	var err error
 	c := &ConfigStore{db: db}
 	if c.tenants, err = newTable(db, prefixTenant, KindTenant, clock, &c.hook,
 		func(t *firehook.Tenant) string { return t.ID },
 		func(t *firehook.Tenant) string { return t.APIKeyHash },
-		func(t *firehook.Tenant) firehook.Tenant { return *t }); err != nil {
+		func(t *firehook.Tenant) firehook.Tenant { return *t }, nil, nil); err != nil {
 		return nil, err
 	}
 	if c.sites, err = newTable(db, prefixSite, KindSite, clock, &c.hook,
 		func(s *firehook.Site) string { return s.ID },
-		func(s *firehook.Site) string { return s.Key }, cloneSite); err != nil {
+		func(s *firehook.Site) string { return s.Key }, cloneSite, nil, nil); err != nil {
 		return nil, err
 	}
 	if c.endpoints, err = newTable(db, prefixEndpoint, KindEndpoint, clock, &c.hook,
-		func(e *firehook.Endpoint) string { return e.ID }, nil, cloneEndpoint); err != nil {
+		func(e *firehook.Endpoint) string { return e.ID }, nil, cloneEndpoint,
+		box.sealEndpoint, box.openEndpoint); err != nil {
 		return nil, err
+	}
+	if box != nil {
+		if err := c.endpoints.sealStored(sealedEndpoint); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -48,6 +48,10 @@ type Config struct {
 	// replicated configuration and suppression lists (Store.Clock). It
 	// must be unique within a cluster; "" is fine for a single node.
 	NodeName string
+	// SecretKey, when set, seals endpoint secrets at rest (secretbox.go;
+	// FIREHOOK_SECRET_KEY): at least MinSecretKeyLen bytes. A store that
+	// holds sealed secrets does not open without it.
+	SecretKey string
 }
 
 const (
@@ -136,7 +140,12 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, graphDB: gdb, log: cfg.Log, clock: NewClock(cfg.NodeName)}
 	warnOldGraphLayout(db, cfg.Log)
-	if s.Config, err = newConfigStore(db, s.clock); err != nil {
+	box, err := newSecretBox(cfg.SecretKey)
+	if err != nil {
+		_ = s.closeDBs()
+		return nil, err
+	}
+	if s.Config, err = newConfigStore(db, s.clock, box); err != nil {
 		_ = s.closeDBs()
 		return nil, fmt.Errorf("persistence: load config: %w", err)
 	}

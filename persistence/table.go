@@ -52,6 +52,11 @@ type table[T any] struct {
 	// index whatever the order the writes arrived in; a later write of
 	// the shadowed record (its version then newer) takes the key back.
 	index func(*T) string
+	// seal, when set, returns the form of a record to store and send to
+	// other nodes (its secrets sealed: secretbox.go); unseal turns a stored
+	// or received record back into the clear, in place.
+	seal   func(*T) *T
+	unseal func(*T) error
 
 	mu      sync.RWMutex // guards the maps below, serialises writes
 	rows    map[string]*T
@@ -62,8 +67,10 @@ type table[T any] struct {
 	shadow  map[string]map[string]struct{} // secondary key → ids of the other rows that have it
 }
 
-func newTable[T any](db *badger.DB, prefix, kind string, clock *Clock, hook *changeHook, id, index func(*T) string, clone func(*T) T) (*table[T], error) {
+func newTable[T any](db *badger.DB, prefix, kind string, clock *Clock, hook *changeHook, id, index func(*T) string, clone func(*T) T,
+	seal func(*T) *T, unseal func(*T) error) (*table[T], error) {
 	t := &table[T]{db: db, prefix: prefix, kind: kind, clock: clock, hook: hook, id: id, index: index, clone: clone,
+		seal: seal, unseal: unseal,
 		rows: map[string]*T{}, raw: map[string][]byte{}, vers: map[string]Version{}, tombs: map[string]Version{},
 		byIndex: map[string]string{}, shadow: map[string]map[string]struct{}{}}
 	err := db.View(func(txn *badger.Txn) error {
@@ -88,6 +95,11 @@ func newTable[T any](db *badger.DB, prefix, kind string, clock *Clock, hook *cha
 			rec := new(T)
 			if err := json.Unmarshal(v, rec); err != nil {
 				return fmt.Errorf("decode %s%s: %w", prefix, k, err)
+			}
+			if unseal != nil {
+				if err := unseal(rec); err != nil {
+					return fmt.Errorf("decode %s%s: %w", prefix, k, err)
+				}
 			}
 			rid := id(rec)
 			t.rows[rid], t.raw[rid] = rec, bytes.Clone(v)
@@ -246,6 +258,11 @@ func (t *table[T]) apply(ch Change) (bool, error) {
 		if err := json.Unmarshal(ch.Value, rec); err != nil {
 			return false, fmt.Errorf("apply %s %s: %w: %w", t.kind, ch.ID, firehook.ErrInvalid, err)
 		}
+		if t.unseal != nil {
+			if err := t.unseal(rec); err != nil {
+				return false, fmt.Errorf("apply %s %s: %w", t.kind, ch.ID, err)
+			}
+		}
 		if got := t.id(rec); got != ch.ID {
 			return false, fmt.Errorf("apply %s %s: the value is of %q: %w", t.kind, ch.ID, got, firehook.ErrInvalid)
 		}
@@ -304,13 +321,22 @@ func (t *table[T]) tombKey(id string) []byte    { return []byte(prefixConfigTomb
 // its JSON, as a reopened store or another node has it. Caller holds mu.
 func (t *table[T]) put(old, rec *T, v Version, local bool) (*T, error) {
 	id := t.id(rec)
-	val, err := json.Marshal(rec)
+	toStore := rec
+	if t.seal != nil {
+		toStore = t.seal(rec)
+	}
+	val, err := json.Marshal(toStore)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s%s: %w", t.prefix, id, err)
 	}
 	stored := new(T)
 	if err := json.Unmarshal(val, stored); err != nil {
 		return nil, fmt.Errorf("encode %s%s: %w", t.prefix, id, err)
+	}
+	if t.unseal != nil {
+		if err := t.unseal(stored); err != nil {
+			return nil, fmt.Errorf("encode %s%s: %w", t.prefix, id, err)
+		}
 	}
 	_, tomb := t.tombs[id]
 	err = t.db.Update(func(txn *badger.Txn) error {
@@ -474,4 +500,25 @@ func deepCopy[T any](r *T) (*T, error) {
 		return nil, fmt.Errorf("copy record: %w", err)
 	}
 	return out, nil
+}
+
+// sealStored rewrites sealed, with their versions, the rows stored in
+// the clear (isSealed tells a stored record's form): a store opened with
+// a secret key for the first time seals what it holds.
+func (t *table[T]) sealStored(isSealed func(*T) bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, raw := range t.raw {
+		rec := new(T)
+		if err := json.Unmarshal(raw, rec); err != nil {
+			return fmt.Errorf("seal %s%s: %w", t.prefix, id, err)
+		}
+		if isSealed(rec) {
+			continue
+		}
+		if _, err := t.put(t.rows[id], t.rows[id], t.vers[id], false); err != nil {
+			return fmt.Errorf("seal %s%s: %w", t.prefix, id, err)
+		}
+	}
+	return nil
 }

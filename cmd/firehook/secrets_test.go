@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,18 +15,21 @@ import (
 	"github.com/firehook/firehook/internal/testkit"
 )
 
-// Secrets never reach the log, the metrics or an error answer. A node runs
+// Secrets never reach the log, the metrics, an error answer or (with
+// FIREHOOK_SECRET_KEY) the disk in the clear. A node runs
 // at debug level through everything that handles a secret: tenants
 // created and their API keys rotated, endpoints with a custom
 // Authorization header created and their signing secrets rotated,
 // deliveries that fail and are retried, wrong tokens close to the real
-// ones, a graceful stop. Then its whole log and its /metrics are searched
-// for every secret it was given or made.
+// ones, a graceful stop. Then its whole log, its /metrics and every file
+// of its data directory are searched for every secret it was given or
+// made.
 func TestServe_SecretsNeverInLogsMetricsOrErrors(t *testing.T) {
 	const operator = "op-token-secret-4f1c9a7e2b"
 	const customerAuth = "Bearer customer-endpoint-credential-77d2"
-	p := startServeArgs(t, t.TempDir(), []string{"--log-level", "debug", "--allow-private-endpoints"},
-		"FIREHOOK_ADMIN_TOKEN="+operator)
+	dir := t.TempDir()
+	p := startServeArgs(t, dir, []string{"--log-level", "debug", "--allow-private-endpoints"},
+		"FIREHOOK_ADMIN_TOKEN="+operator, "FIREHOOK_SECRET_KEY=the node's secret key, 32 bytes")
 
 	var mu sync.Mutex
 	tried := map[string]bool{} // by webhook-id
@@ -120,6 +125,9 @@ func TestServe_SecretsNeverInLogsMetricsOrErrors(t *testing.T) {
 		// The secret itself and its distinctive part (without a prefix
 		// such as whsec_, which is not secret).
 		body := s[strings.IndexByte(s, '_')+1:]
+		if where := onDiskIn(t, dir, body); where != "" {
+			t.Errorf("a secret is on disk in the clear, in %s (FIREHOOK_SECRET_KEY set; API keys are stored hashed)", where)
+		}
 		for _, where := range []struct{ name, text string }{{"log", log}, {"metrics", string(metrics)}} {
 			if strings.Contains(where.text, body) {
 				i := strings.Index(where.text, body)
@@ -127,4 +135,24 @@ func TestServe_SecretsNeverInLogsMetricsOrErrors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// onDiskIn returns the file under dir that holds s, or "".
+func onDiskIn(t *testing.T, dir, s string) string {
+	t.Helper()
+	found := ""
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found != "" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(data), s) {
+			found = p
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
 }

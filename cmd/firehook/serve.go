@@ -14,6 +14,7 @@ import (
 
 	"github.com/firehook/firehook/cluster"
 	"github.com/firehook/firehook/node"
+	"github.com/firehook/firehook/persistence"
 )
 
 // serveFlags are the flags of firehook serve (API.md).
@@ -102,8 +103,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AllowPrivateEndpoints: f.allowPrivate,
 		TrustedProxies:        proxies,
 		IngestPerIPRate:       f.ingestIPRate,
-		Log:                   log,
-		Stdout:                stdout,
+		// Endpoint secrets sealed at rest with this key when set (from the
+		// environment only, like the cluster key).
+		Store:  persistence.Config{SecretKey: os.Getenv("FIREHOOK_SECRET_KEY")},
+		Log:    log,
+		Stdout: stdout,
 		Cluster: node.ClusterConfig{
 			GossipListen: f.gossipListen,
 			ActorListen:  f.actorListen,
