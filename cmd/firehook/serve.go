@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/firehook/firehook/cluster"
 	"github.com/firehook/firehook/node"
@@ -19,15 +20,16 @@ import (
 
 // serveFlags are the flags of firehook serve (API.md).
 type serveFlags struct {
-	data, listen, adminListen, name string
-	gossipListen, join, actorListen string
-	clusterName                     string
-	shardCopyRate                   int
-	allowPrivate                    bool
-	ingestIPRate                    float64
-	trustedProxies                  string
-	logLevel, logFormat             string
-	cpuProfile                      string
+	data, listen, adminListen, name  string
+	gossipListen, join, actorListen  string
+	clusterName                      string
+	shardCopyRate                    int
+	allowPrivate                     bool
+	ingestIPRate                     float64
+	eventRetention, receiptRetention time.Duration
+	trustedProxies                   string
+	logLevel, logFormat              string
+	cpuProfile                       string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -43,6 +45,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.shardCopyRate, "shard-copy-rate", 20_000, "records and links a second a copy of graph shards to this member may bring (-1: no limit)")
 	fs.BoolVar(&f.allowPrivate, "allow-private-endpoints", false, "let webhook endpoints target private and loopback addresses")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	fs.DurationVar(&f.eventRetention, "event-retention", 7*24*time.Hour, "how long accepted page views stay in the event log once processed (GET /v1/events, replays); negative keeps every one")
+	fs.DurationVar(&f.receiptRetention, "receipt-retention", 7*24*time.Hour, "how long a finished delivery's receipt and payload are kept after its last attempt")
 	fs.Float64Var(&f.ingestIPRate, "ingest-ip-rate", 50, "page views a second one client address may send (burst: two seconds' worth; loopback clients are not limited; -1: no limit)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
@@ -105,7 +109,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IngestPerIPRate:       f.ingestIPRate,
 		// Endpoint secrets sealed at rest with this key when set (from the
 		// environment only, like the cluster key).
-		Store:  persistence.Config{SecretKey: os.Getenv("FIREHOOK_SECRET_KEY")},
+		Store: persistence.Config{SecretKey: os.Getenv("FIREHOOK_SECRET_KEY"),
+			EventLog: persistence.EventLogConfig{Retention: f.eventRetention},
+			Outbox:   persistence.OutboxConfig{ReceiptRetention: f.receiptRetention}},
 		Log:    log,
 		Stdout: stdout,
 		Cluster: node.ClusterConfig{

@@ -214,3 +214,41 @@ func TestServe_RefusesJoinWithoutGossipListen(t *testing.T) {
 		t.Fatalf("serve --join: want exit 2, got %v\n%s", err, out)
 	}
 }
+
+// --receipt-retention bounds how long a finished delivery's receipt is
+// kept: with 2 s, a delivered receipt answers 200, then 404 once it
+// expired (badger's TTL, to the second).
+func TestServe_ReceiptRetentionFlagExpiresReceipts(t *testing.T) {
+	const token = "op-retention-token"
+	p := startServeArgs(t, t.TempDir(), []string{"--allow-private-endpoints", "--receipt-retention", "2s"}, "FIREHOOK_ADMIN_TOKEN="+token)
+	rc := testkit.NewReceiver(t, nil)
+	_, siteKey, epID, _ := crashSetup(t, p, token, rc.URL)
+	v := crashPeople(t, p, token, 1)[0]
+	cc := &crashClient{client: http.DefaultClient, siteKey: siteKey}
+	if s := cc.send(p.ingest, v, 1); !s.accepted() {
+		t.Fatalf("page view: %d %v", s.status, s.err)
+	}
+	rc.WaitFor(t, 1, 30*time.Second)
+	var list struct {
+		Deliveries []struct{ ID, Status string }
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(list.Deliveries) == 0 || list.Deliveries[0].Status != "delivered" { // the receipt is written just after the answer
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivered receipt: %+v", list)
+		}
+		call(t, "GET", p.admin+"/v1/endpoints/"+epID+"/deliveries", token, nil, &list)
+		time.Sleep(20 * time.Millisecond)
+	}
+	id := list.Deliveries[0].ID
+	if s := call(t, "GET", p.admin+"/v1/deliveries/"+id, token, nil, nil); s != http.StatusOK {
+		t.Fatalf("the fresh receipt: %d", s)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for call(t, "GET", p.admin+"/v1/deliveries/"+id, token, nil, nil) != http.StatusNotFound {
+		if time.Now().After(deadline) {
+			t.Fatal("the receipt is still there 15 s after its 2 s retention")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
