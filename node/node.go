@@ -51,6 +51,9 @@ type Config struct {
 	AllowPrivateEndpoints bool
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// Timeouts bound the listeners' connections (slow and idle clients).
+	// Zero fields take DefaultTimeouts' values.
+	Timeouts Timeouts
 	// IngestPerIPRate is the page views a second one client address may
 	// send (ingest.Config.PerIPRate): 0 is ingest's default, negative no
 	// limit.
@@ -245,12 +248,14 @@ func Start(cfg Config) (*Node, error) {
 		_ = n.store.Close()
 		return nil, fmt.Errorf("node: admin listener: %w", err)
 	}
-	n.ingestSrv = newServer(ingestH, cfg.Log)
 	// A page view is small and answered at once: a client that reads or
-	// writes slower than this is cut off (the admin API streams graph
-	// imports and exports, and keeps the longer read bound).
-	n.ingestSrv.ReadTimeout, n.ingestSrv.WriteTimeout = 10*time.Second, 10*time.Second
-	n.adminSrv = newServer(adminH, cfg.Log)
+	// writes slower than the ingest bounds is cut off. The admin API
+	// streams graph imports and exports: a longer read bound, and no
+	// write bound (an export of a large log takes as long as it takes).
+	t := cfg.Timeouts
+	t.withDefaults()
+	n.ingestSrv = newServer(ingestH, t, t.IngestRead, t.IngestWrite, cfg.Log)
+	n.adminSrv = newServer(adminH, t, t.AdminRead, 0, cfg.Log)
 	n.serve(n.ingestSrv, n.ingestLn)
 	n.serve(n.adminSrv, n.adminLn)
 	n.ready.Store(true)
@@ -259,12 +264,44 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func newServer(h http.Handler, log *slog.Logger) *http.Server {
+// Timeouts bound how long the listeners wait for a client (see
+// http.Server): a slow or stalled client is cut off rather than holding a
+// connection and a goroutine.
+type Timeouts struct {
+	// ReadHeader bounds the time to send the request headers (both
+	// listeners). Default 10 s.
+	ReadHeader time.Duration
+	// IngestRead and IngestWrite bound reading a whole request and writing
+	// its answer on the ingest listener. Default 10 s each.
+	IngestRead, IngestWrite time.Duration
+	// AdminRead bounds reading a whole request on the admin listener
+	// (graph imports stream large bodies). Default 60 s.
+	AdminRead time.Duration
+	// Idle bounds an idle keep-alive connection (both). Default 120 s.
+	Idle time.Duration
+}
+
+// DefaultTimeouts are the listeners' default Timeouts.
+var DefaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, IngestRead: 10 * time.Second, IngestWrite: 10 * time.Second,
+	AdminRead: 60 * time.Second, Idle: 120 * time.Second}
+
+func (t *Timeouts) withDefaults() {
+	d := DefaultTimeouts
+	for _, f := range []struct{ v, def *time.Duration }{{&t.ReadHeader, &d.ReadHeader}, {&t.IngestRead, &d.IngestRead},
+		{&t.IngestWrite, &d.IngestWrite}, {&t.AdminRead, &d.AdminRead}, {&t.Idle, &d.Idle}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+}
+
+func newServer(h http.Handler, t Timeouts, read, write time.Duration, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second, // graph imports stream large bodies
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       read,
+		WriteTimeout:      write,
+		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
