@@ -135,9 +135,13 @@ func (g clusterGraph) Lookup(id identity.Identifier) (*identity.Record, bool, er
 }
 
 // Erase implements admin.GraphCluster: every live member erases the
-// person from its part of the graph.
+// person from its part of the graph and from the payloads of the
+// deliveries it holds.
 func (g clusterGraph) Erase(personID string) (bool, error) {
 	found, err := g.cl.n.graph.Erase(personID, g.cl.n.sup)
+	if err == nil {
+		err = g.cl.n.redactErased(personID)
+	}
 	if err != nil {
 		return false, err
 	}

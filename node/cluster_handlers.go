@@ -170,6 +170,9 @@ func (cl *clusterNode) onUpsert(m *clusterpb.UpsertRecords) proto.Message {
 // onErase erases a person from this node's part of the graph.
 func (cl *clusterNode) onErase(m *clusterpb.EraseRequest) proto.Message {
 	found, err := cl.n.graph.Erase(m.PersonId, cl.n.sup)
+	if err == nil {
+		err = cl.n.redactErased(m.PersonId)
+	}
 	if err != nil {
 		return &clusterpb.Ack{Error: err.Error()}
 	}

@@ -221,6 +221,7 @@ func Start(cfg Config) (*Node, error) {
 		Suppressions:          n.sup,
 		Outbox:                n.store.Outbox(),
 		OnReplay:              n.pipe.Replayed,
+		OnErased:              n.redactErased,
 		OnEndpointChange:      n.pipe.EndpointChanged,
 		Metrics:               n.metrics,
 		Actors:                n.sys,
@@ -517,4 +518,19 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.log.Info("node stopped", "node", n.cfg.Name, "last_event_seq", n.store.Events.LastSeq())
 	})
 	return n.stopErr
+}
+
+// redactErased removes an erased person from the payloads of their
+// deliveries held here, the ones still to be sent and the receipts
+// (webhook.RedactPerson), and has the endpoint actors that hold some of
+// them in memory read them again.
+func (n *Node) redactErased(personID string) error {
+	endpoints, redacted, err := n.store.Outbox().RedactPerson(personID, webhook.RedactPerson)
+	for _, id := range endpoints {
+		n.pipe.Replayed(id)
+	}
+	if redacted > 0 {
+		n.log.Info("erased person removed from delivery payloads", "person_id", personID, "deliveries", redacted)
+	}
+	return err
 }

@@ -55,9 +55,14 @@ func (q *queue) has(id string) bool { _, ok := q.byID[id]; return ok }
 // is not added again (false); an unfinished one that was brought forward
 // (a replay) gets its new due time when it is not in flight, and its
 // replay time in any case (record counts the plan and the retry window
-// from it).
+// from it). A payload read again from the outbox replaces the one in
+// memory (an erased person's, redacted: persistence.Outbox.RedactPerson);
+// an attempt in flight keeps the bytes it was built with.
 func (q *queue) add(d firehook.Delivery) bool {
 	if cur, ok := q.byID[d.ID]; ok {
+		if d.Payload != nil {
+			cur.Payload = d.Payload
+		}
 		replayed := d.ReplayedAt.After(cur.ReplayedAt)
 		if replayed {
 			cur.ReplayedAt = d.ReplayedAt

@@ -165,6 +165,10 @@ type Config struct {
 	Events EventSource
 	// OpenAPI is the OpenAPI document served at /v1/openapi.json.
 	OpenAPI []byte
+	// OnErased is called after a person was erased from the graph on a
+	// single node (a GraphCluster does the same on every member): it
+	// removes the person from the payloads of their deliveries. Nil: none.
+	OnErased func(personID string) error
 	// MaxBody is the largest request body in bytes. Default 64 KiB.
 	MaxBody int64
 	// AuthFailuresPerMinute bounds the failed authentications (a missing,
@@ -209,6 +213,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.OnErased == nil {
+		c.OnErased = func(string) error { return nil }
 	}
 	if c.OnReplay == nil {
 		c.OnReplay = func(string) {}

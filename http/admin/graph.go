@@ -98,6 +98,9 @@ func (h *Handler) erasePerson(w http.ResponseWriter, r *http.Request) {
 		ok, err = c.Erase(chi.URLParam(r, "id"))
 	} else {
 		ok, err = h.cfg.Graph.Erase(chi.URLParam(r, "id"), h.cfg.Suppressions)
+		if err == nil && ok {
+			err = h.cfg.OnErased(chi.URLParam(r, "id"))
+		}
 	}
 	if err != nil {
 		h.fail(w, err)
