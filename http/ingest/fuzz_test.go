@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/firehook/firehook"
+	"github.com/firehook/firehook/http/ingest"
 	"github.com/firehook/firehook/identity"
 	"github.com/firehook/firehook/internal/testkit"
 )
@@ -30,10 +31,12 @@ import (
 const fuzzSiteKey = "sk_fuzzfuzzfuzzfuzzfuzzfuzz"
 
 // fuzzEnv is an env on the clock testNow with a site of key fuzzSiteKey
-// (for example.com, no allowed origins, no rate limit) as e.site.
+// (for example.com, no allowed origins, no rate limit) as e.site, and no
+// per-address limit: every fuzzed request comes from httptest's one
+// address, and the clock stands still.
 func fuzzEnv(f *testing.F) *env {
 	f.Helper()
-	e := newEnv(f, fixedClock(testkit.NewClock(testNow)))
+	e := newEnv(f, fixedClock(testkit.NewClock(testNow)), func(c *ingest.Config) { c.PerIPRate = -1 })
 	e.site = e.addSite(f, func(s *firehook.Site) { s.Key = fuzzSiteKey })
 	return e
 }
