@@ -16,4 +16,7 @@ var (
 	// ErrUnavailable: a part the work needs (another member of the
 	// cluster) did not answer; trying again later may succeed.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrStorage: the node could not write to its disk (full, read-only,
+	// failing): nothing was stored; trying again later may succeed.
+	ErrStorage = errors.New("storage unavailable")
 )

@@ -41,6 +41,10 @@ type EventLogConfig struct {
 	// from the log. Default 7 days; negative keeps every event.
 	Retention time.Duration
 
+	// WriteFile, when set, replaces the write of a batch to a segment:
+	// tests inject a full or read-only disk (wal.Config.WriteFile).
+	WriteFile func(f *os.File, b []byte) (int, error)
+
 	// syncFile replaces fdatasync in tests that inject disk faults.
 	syncFile func(*os.File) error
 }
@@ -113,6 +117,7 @@ func openEventLog(dir string, cfg EventLogConfig, firstSeq uint64) (*EventLog, e
 		QueueSize:   cfg.QueueSize,
 		NoSync:      cfg.NoSync,
 		SyncFile:    cfg.syncFile,
+		WriteFile:   cfg.WriteFile,
 		FirstSeq:    firstSeq,
 		OnDurable: func(es []wal.Entry) {
 			evs := make([]*firehook.Event, len(es))
@@ -155,7 +160,7 @@ func (l *EventLog) Append(ctx context.Context, ev *firehook.Event) error {
 		return err // the writer may still read the buffer: not reused
 	default:
 		encodePool.Put(bp)
-		return fmt.Errorf("event log: %w", err)
+		return fmt.Errorf("event log: %w: %w", firehook.ErrStorage, err)
 	}
 }
 

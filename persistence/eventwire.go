@@ -41,7 +41,7 @@ func (l *EventLog) AppendBatch(ctx context.Context, evs []*firehook.Event) error
 		if errors.Is(err, wal.ErrClosed) {
 			return fmt.Errorf("event log: append: %w", firehook.ErrClosed)
 		}
-		return fmt.Errorf("event log: append batch: %w", err)
+		return fmt.Errorf("event log: append batch: %w: %w", firehook.ErrStorage, err)
 	}
 	return nil
 }

@@ -91,6 +91,8 @@ func FromStore(err error) *Error {
 		return Errorf(CodeValidation, "%s", err.Error())
 	case errors.Is(err, firehook.ErrClosed):
 		return Errorf(CodeUnavailable, "the node is shutting down")
+	case errors.Is(err, firehook.ErrStorage):
+		return Errorf(CodeUnavailable, "the node cannot store it now (its disk is full or failing); nothing was stored, try again")
 	case errors.Is(err, firehook.ErrUnavailable):
 		return Errorf(CodeUnavailable, "a cluster member did not answer; try again")
 	default:

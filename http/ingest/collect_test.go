@@ -6,15 +6,19 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/firehook/firehook"
 	"github.com/firehook/firehook/http/ingest"
 	"github.com/firehook/firehook/internal/testkit"
+	"github.com/firehook/firehook/persistence"
 )
 
 // testNow is the fixed clock of the tests that need one.
@@ -511,4 +515,45 @@ func TestCollect_RateLimitsPerClientAddress(t *testing.T) {
 	}
 	clk.Advance(500 * time.Millisecond)
 	accepted(t, e.collect(t, pageView(e.site, nil), from("203.0.113.7")...))
+}
+
+// When the disk cannot take the event (full, read-only), the page view is
+// answered 503 with Retry-After and nothing is stored; the events accepted
+// before stay, and the node takes page views again, with the next
+// sequences, as soon as the disk has room — no restart.
+func TestCollect_FullDiskAnswers503AndRecovers(t *testing.T) {
+	var full atomic.Bool
+	dir := t.TempDir()
+	cfg := persistence.DefaultConfig(dir)
+	cfg.MemTableSize, cfg.BlockCacheSize = 1<<20, 1<<20
+	cfg.EventLog.WriteFile = func(f *os.File, b []byte) (int, error) {
+		if full.Load() {
+			return 0, syscall.ENOSPC
+		}
+		return f.Write(b)
+	}
+	st, err := persistence.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	e := newEnvOn(t, dir, st)
+	first := accepted(t, e.collect(t, pageView(e.site, nil)))
+
+	full.Store(true)
+	e.storesNothing(t, func() {
+		for range 3 {
+			r := e.collect(t, pageView(e.site, nil))
+			apiError(t, r, http.StatusServiceUnavailable, "unavailable")
+			if r.Header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+		}
+	})
+	full.Store(false)
+	second := accepted(t, e.collect(t, pageView(e.site, nil)))
+	evs := e.events(t)
+	if len(evs) != 2 || evs[0].ID != first || evs[1].ID != second || evs[1].Seq != 2 {
+		t.Fatalf("events after the disk recovered: %+v; want %s then %s with sequence 2", evs, first, second)
+	}
 }

@@ -196,6 +196,10 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pv *pageView, o
 		if r.Context().Err() != nil {
 			return // the client went away; nothing to answer
 		}
+		if errors.Is(err, firehook.ErrStorage) {
+			// The disk is full or failing: the browser may send it again.
+			w.Header().Set("Retry-After", "5")
+		}
 		h.fail(w, err)
 		return
 	}

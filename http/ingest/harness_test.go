@@ -33,7 +33,13 @@ type env struct {
 func newEnv(t testing.TB, configure ...func(*ingest.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
-	store := testkit.OpenStore(t, dir)
+	return newEnvOn(t, dir, testkit.OpenStore(t, dir), configure...)
+}
+
+// newEnvOn is newEnv over a store open on dir (closed by the caller's
+// cleanup).
+func newEnvOn(t testing.TB, dir string, store *persistence.Store, configure ...func(*ingest.Config)) *env {
+	t.Helper()
 	cfg := ingest.Config{Sites: store.Config, Events: store.Events, Log: testkit.Logger(t, slog.LevelInfo)}
 	for _, c := range configure {
 		c(&cfg)

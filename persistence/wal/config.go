@@ -35,6 +35,10 @@ type Config struct {
 	// SyncFile makes a segment's written bytes durable. Default
 	// fdatasync(2); tests replace it to inject disk faults.
 	SyncFile func(f *os.File) error
+	// WriteFile writes a batch of framed records to a segment. Default
+	// (*os.File).Write; tests replace it to inject disk faults (a full or
+	// read-only disk).
+	WriteFile func(f *os.File, b []byte) (int, error)
 }
 
 // Entry is a record made durable, as OnDurable reports it.
@@ -65,5 +69,8 @@ func (c *Config) withDefaults() {
 	}
 	if c.SyncFile == nil {
 		c.SyncFile = fdatasync
+	}
+	if c.WriteFile == nil {
+		c.WriteFile = (*os.File).Write
 	}
 }

@@ -71,7 +71,8 @@ func (w *writer) run() {
 		}
 		b := batch{reqs: append([]*request(nil), reqs...)}
 		if b.err = l.failure(); b.err == nil {
-			if b.err = w.write(&b); b.err != nil {
+			var fatal bool
+			if fatal, b.err = w.write(&b); fatal {
 				l.fail(b.err)
 			}
 		}
@@ -82,14 +83,20 @@ func (w *writer) run() {
 
 // write frames b's records with the next sequences and writes them to the
 // active segment in one write(2).
-func (w *writer) write(b *batch) error {
+//
+// A failed write (a full or read-only disk) fails the batch alone when
+// the log is as it was before it: nothing written, or the part written
+// truncated away; the next batch takes the same sequences and offset.
+// fatal is set when that cannot be made sure (see Log.fail).
+func (w *writer) write(b *batch) (fatal bool, err error) {
 	l := w.l
 	if w.seg == nil || w.size >= l.cfg.SegmentSize {
-		if err := w.roll(); err != nil {
-			return err
+		if fatal, err := w.roll(); err != nil {
+			return fatal, err
 		}
 	}
 	w.buf = w.buf[:0]
+	count := w.count
 	for i, r := range b.reqs {
 		seq := w.next + uint64(i)
 		if w.count%sparseEvery == 0 {
@@ -98,8 +105,15 @@ func (w *writer) write(b *batch) error {
 		w.count++
 		w.buf = appendFrame(w.buf, seq, r.data)
 	}
-	if _, err := w.file.Write(w.buf); err != nil {
-		return fmt.Errorf("wal: write %s: %w", filepath.Base(w.seg.path), err)
+	if n, err := l.cfg.WriteFile(w.file, w.buf); err != nil {
+		werr := fmt.Errorf("wal: write %s: %w", filepath.Base(w.seg.path), err)
+		w.count = count
+		if n > 0 { // a part is on disk: take it back (the file appends at its end)
+			if terr := w.file.Truncate(w.size); terr != nil {
+				return true, fmt.Errorf("%w; truncating the part written: %w", werr, terr)
+			}
+		}
+		return false, werr
 	}
 	for i, r := range b.reqs {
 		r.seq = w.next + uint64(i)
@@ -116,14 +130,18 @@ func (w *writer) write(b *batch) error {
 	if cap(w.buf) > 4<<20 {
 		w.buf = nil // do not keep a buffer a rare huge batch grew
 	}
-	return nil
+	return false, nil
 }
 
 // roll seals the active segment (the syncer closes it after its last
 // sync) and starts a new one named after the next sequence: the file is
 // created with its header, synced, and the directory entry synced, before
 // any record goes into it.
-func (w *writer) roll() error {
+//
+// A segment that cannot be created or given its header (a full or
+// read-only disk) is removed again and the error is not fatal: the next
+// batch tries again. A failed sync is fatal.
+func (w *writer) roll() (fatal bool, err error) {
 	l := w.l
 	if w.file != nil {
 		l.written <- batch{seg: w.seg, file: w.file, seal: true}
@@ -133,21 +151,24 @@ func (w *writer) roll() error {
 	s.last = s.first - 1
 	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("wal: create segment: %w", err)
+		return false, fmt.Errorf("wal: create segment: %w", err)
 	}
 	hdr := appendHeader(nil, s.first)
-	if _, err := f.Write(hdr); err != nil {
+	if _, err := l.cfg.WriteFile(f, hdr); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("wal: write segment header: %w", err)
+		if rerr := os.Remove(s.path); rerr != nil {
+			return true, fmt.Errorf("wal: write segment header: %w; removing the segment: %w", err, rerr)
+		}
+		return false, fmt.Errorf("wal: write segment header: %w", err)
 	}
 	if !l.cfg.NoSync {
 		if err := l.cfg.SyncFile(f); err != nil {
 			_ = f.Close()
-			return fmt.Errorf("wal: sync new segment: %w", err)
+			return true, fmt.Errorf("wal: sync new segment: %w", err)
 		}
 		if err := syncDir(l.cfg.Dir); err != nil {
 			_ = f.Close()
-			return err
+			return true, err
 		}
 	}
 	s.size, s.durable = int64(len(hdr)), int64(len(hdr))
@@ -155,7 +176,7 @@ func (w *writer) roll() error {
 	l.segs = append(l.segs, s)
 	l.segMu.Unlock()
 	w.seg, w.file, w.size, w.count = s, f, s.size, 0
-	return nil
+	return false, nil
 }
 
 // syncDir makes the directory's entries (a created, renamed or removed
