@@ -29,27 +29,32 @@ type LearnedLink struct {
 	Tenant    string
 	VisitorID string
 	PersonID  string
+	// ExpiresAt is when the link expires (unix s; 0: never): a copy keeps
+	// it, so that every owner forgets the link alike.
+	ExpiresAt uint64
 }
 
 // Len is the number of items (records and links) in the batch.
 func (b *ShardBatch) Len() int { return len(b.Records) + len(b.Links) }
 
 // shardBatchVersion is the first byte of a marshalled ShardBatch.
-const shardBatchVersion = 1
+// Version 1 (links without their expiry) is still read.
+const shardBatchVersion = 2
 
 // MarshalBinary encodes the batch:
 //
-//	version   byte (1)
+//	version   byte (2)
 //	records   uvarint count, then each as uvarint length + bytes
 //	links     uvarint count, then each as tenant, visitor id, person id,
-//	          each a uvarint length + bytes
+//	          each a uvarint length + bytes, and its expiry (uvarint
+//	          unix s, 0: none)
 func (b *ShardBatch) MarshalBinary() ([]byte, error) {
 	n := 1 + 2*binary.MaxVarintLen64
 	for _, r := range b.Records {
 		n += binary.MaxVarintLen64 + len(r)
 	}
 	for _, l := range b.Links {
-		n += 3*binary.MaxVarintLen64 + len(l.Tenant) + len(l.VisitorID) + len(l.PersonID)
+		n += 4*binary.MaxVarintLen64 + len(l.Tenant) + len(l.VisitorID) + len(l.PersonID)
 	}
 	buf := make([]byte, 0, n)
 	buf = append(buf, shardBatchVersion)
@@ -62,6 +67,7 @@ func (b *ShardBatch) MarshalBinary() ([]byte, error) {
 		buf = appendString(buf, l.Tenant)
 		buf = appendString(buf, l.VisitorID)
 		buf = appendString(buf, l.PersonID)
+		buf = binary.AppendUvarint(buf, l.ExpiresAt)
 	}
 	return buf, nil
 }
@@ -71,8 +77,9 @@ func (b *ShardBatch) MarshalBinary() ([]byte, error) {
 // ErrCorruptBatch.
 func (b *ShardBatch) UnmarshalBinary(data []byte) error {
 	r := binread.New(data, ErrCorruptBatch)
-	if v := r.Byte(); v != shardBatchVersion && r.Err == nil {
-		r.Fail("version %d", v)
+	version := r.Byte()
+	if version != 1 && version != shardBatchVersion && r.Err == nil {
+		r.Fail("version %d", version)
 	}
 	*b = ShardBatch{}
 	// Counts are checked against the bytes left before anything is
@@ -95,7 +102,11 @@ func (b *ShardBatch) UnmarshalBinary(data []byte) error {
 		b.Links = make([]LearnedLink, 0, n)
 	}
 	for i := uint64(0); i < n && r.Err == nil; i++ {
-		b.Links = append(b.Links, LearnedLink{Tenant: r.String(), VisitorID: r.String(), PersonID: r.String()})
+		l := LearnedLink{Tenant: r.String(), VisitorID: r.String(), PersonID: r.String()}
+		if version >= 2 {
+			l.ExpiresAt = r.Uvarint()
+		}
+		b.Links = append(b.Links, l)
 	}
 	if err := r.Finish(); err != nil {
 		*b = ShardBatch{}
@@ -206,11 +217,11 @@ func (g *Graph) exportShards(in *[NumShards]bool, batchSize int, fn func(ShardBa
 	var later []string // persons of links learned since ids was read
 	err := g.store.ScanLinksWhere(func(key []byte) bool {
 		return in[hashOf(typeVisitor, key)>>56]
-	}, func(tenant, vid, personID string) error {
+	}, func(tenant, vid, personID string, expiresAt uint64) error {
 		if _, sent := slices.BinarySearch(ids, personID); !sent {
 			later = append(later, personID)
 		}
-		b.Links = append(b.Links, LearnedLink{Tenant: tenant, VisitorID: vid, PersonID: personID})
+		b.Links = append(b.Links, LearnedLink{Tenant: tenant, VisitorID: vid, PersonID: personID, ExpiresAt: expiresAt})
 		if b.Len() >= batchSize {
 			return flush()
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/firehook/firehook/persistence"
 )
@@ -291,6 +292,9 @@ func (t *Transfer) applyLinks(links []LearnedLink) (int, error) {
 		if _, gone := t.erased[l.PersonID]; gone {
 			continue // erased since the link was read
 		}
+		if l.ExpiresAt != 0 && l.ExpiresAt <= uint64(time.Now().Unix()) {
+			continue // expired since it was read: the sender forgets it too
+		}
 		delete(t.stale, h)
 		applied++
 		previous := ""
@@ -299,7 +303,8 @@ func (t *Transfer) applyLinks(links []LearnedLink) (int, error) {
 				continue // already so
 			}
 		}
-		puts = append(puts, persistence.LinkPut{Tenant: l.Tenant, VisitorID: l.VisitorID, PersonID: l.PersonID, Previous: previous})
+		puts = append(puts, persistence.LinkPut{Tenant: l.Tenant, VisitorID: l.VisitorID, PersonID: l.PersonID, Previous: previous,
+			ExpiresAt: l.ExpiresAt})
 		entries = append(entries, linkEntry{h, t.linkOrdinal(l.PersonID), previous == ""})
 	}
 	if len(puts) == 0 {

@@ -155,7 +155,7 @@ func (t *Transfer) sweep() (int, error) {
 		err := g.store.ScanLinksWhere(func(key []byte) bool {
 			_, ok := rest[hashOf(typeVisitor, key)]
 			return ok
-		}, func(tenant, vid, _ string) error {
+		}, func(tenant, vid, _ string, _ uint64) error {
 			dropLinks = append(dropLinks, [2]string{tenant, vid})
 			return nil
 		})

@@ -345,7 +345,8 @@ func TestShardBatch_MarshalBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch := identity.ShardBatch{Records: [][]byte{enc, enc},
-		Links: []identity.LearnedLink{{Tenant: "ten_1", VisitorID: "v/1", PersonID: "p_1"}}}
+		Links: []identity.LearnedLink{{Tenant: "ten_1", VisitorID: "v/1", PersonID: "p_1", ExpiresAt: 1_900_000_000},
+			{Tenant: "ten_1", VisitorID: "v/2", PersonID: "p_1"}}}
 	data, err := batch.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -361,10 +362,21 @@ func TestShardBatch_MarshalBinary(t *testing.T) {
 			t.Fatalf("empty batch: %+v, %v", got, err)
 		}
 	})
+	t.Run("version 1 (links without expiry) is still read", func(t *testing.T) {
+		v1 := []byte{1, 0, 1} // no records, one link
+		for _, s := range []string{"ten_1", "v/1", "p_1"} {
+			v1 = append(append(v1, byte(len(s))), s...)
+		}
+		var got identity.ShardBatch
+		want := identity.ShardBatch{Links: []identity.LearnedLink{{Tenant: "ten_1", VisitorID: "v/1", PersonID: "p_1"}}}
+		if err := got.UnmarshalBinary(v1); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("UnmarshalBinary(v1) = %+v, %v; want %+v", got, err, want)
+		}
+	})
 	t.Run("corrupt forms are refused", func(t *testing.T) {
 		for name, b := range map[string][]byte{
 			"empty":          nil,
-			"other version":  append([]byte{2}, data[1:]...),
+			"other version":  append([]byte{3}, data[1:]...),
 			"truncated":      data[:len(data)-1],
 			"trailing bytes": append(slices.Clone(data), 0),
 			"huge count":     {1, 0xff, 0xff, 0xff, 0xff, 0x0f},

@@ -54,6 +54,10 @@ type Config struct {
 	// Timeouts bound the listeners' connections (slow and idle clients).
 	// Zero fields take DefaultTimeouts' values.
 	Timeouts Timeouts
+	// LinkExpiryEvery is how often learned links that expired are dropped
+	// from the identity index (their expiry is the store's
+	// LinkRetention). Default one minute.
+	LinkExpiryEvery time.Duration
 	// IngestPerIPRate is the page views a second one client address may
 	// send (ingest.Config.PerIPRate): 0 is ingest's default, negative no
 	// limit.
@@ -152,12 +156,13 @@ type Node struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	stopping chan struct{} // closed by Shutdown: ends the node's periodic work
 }
 
 // Start opens the store, binds both listeners and serves until Shutdown.
 func Start(cfg Config) (*Node, error) {
 	cfg.withDefaults()
-	n := &Node{cfg: cfg, log: cfg.Log, serveErr: make(chan error, 2)}
+	n := &Node{cfg: cfg, log: cfg.Log, serveErr: make(chan error, 2), stopping: make(chan struct{})}
 	sc := cfg.Store
 	sc.Dir = cfg.DataDir
 	if sc.NodeName == "" {
@@ -259,6 +264,7 @@ func Start(cfg Config) (*Node, error) {
 	n.adminSrv = newServer(adminH, t, t.AdminRead, 0, cfg.Log)
 	n.serve(n.ingestSrv, n.ingestLn)
 	n.serve(n.adminSrv, n.adminLn)
+	n.expireLinks()
 	n.ready.Store(true)
 	n.log.Info("node started", "node", cfg.Name, "ingest", n.IngestAddr(), "admin", n.AdminAddr(),
 		"data", cfg.DataDir, "last_event_seq", n.store.Events.LastSeq())
@@ -489,6 +495,7 @@ func (n *Node) Err() <-chan error { return n.serveErr }
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		n.ready.Store(false)
+		close(n.stopping)
 		ctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 		defer cancel()
 		var errs []error
@@ -533,4 +540,45 @@ func (n *Node) redactErased(personID string) error {
 		n.log.Info("erased person removed from delivery payloads", "person_id", personID, "deliveries", redacted)
 	}
 	return err
+}
+
+// expireLinks drops learned links that expired from the identity index
+// (identity.Graph.ExpireLinks) now — an index loaded from a snapshot may
+// hold some that expired while the node was down — and then every
+// LinkExpiryEvery until Shutdown.
+func (n *Node) expireLinks() {
+	every := n.cfg.LinkExpiryEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	run := func() {
+		for {
+			dropped, err := n.graph.ExpireLinks(time.Now())
+			if err != nil {
+				n.log.Error("identity: expiring learned links", "err", err)
+				return
+			}
+			if dropped > 0 {
+				n.log.Info("identity: learned links expired", "links", dropped)
+			}
+			if dropped < 1000 { // a large backlog goes on at once
+				return
+			}
+		}
+	}
+	run()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.stopping:
+				return
+			case <-t.C:
+				run()
+			}
+		}
+	}()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -16,12 +17,15 @@ import (
 // callers decide when to Sync (an import syncs once at its end, an erasure
 // at once).
 type GraphStore struct {
-	db    *badger.DB
-	clock *Clock
+	db      *badger.DB
+	clock   *Clock
+	linkTTL time.Duration // Config.LinkRetention; ≤ 0: links do not expire
 }
 
 // Graph returns the graph storage of the store.
-func (s *Store) Graph() *GraphStore { return &GraphStore{db: s.graphDB, clock: s.clock} }
+func (s *Store) Graph() *GraphStore {
+	return &GraphStore{db: s.graphDB, clock: s.clock, linkTTL: s.linkTTL}
+}
 
 // Clock is the node's clock (Store.Clock), which stamps the versions of
 // the suppression entries.
@@ -109,7 +113,7 @@ func (g *GraphStore) ScanPersons(fn func(id string, value []byte) error) error {
 // entry is removed, so erasing previous leaves the link alone.
 func (g *GraphStore) PutLink(tenant, vid, personID, previous string) error {
 	if err := g.db.Update(func(txn *badger.Txn) error {
-		return setLink(txn, tenant, vid, personID, previous)
+		return setLink(txn, g.expiry(time.Now()), tenant, vid, personID, previous)
 	}); err != nil {
 		return fmt.Errorf("graph: put link: %w", err)
 	}
@@ -118,13 +122,18 @@ func (g *GraphStore) PutLink(tenant, vid, personID, previous string) error {
 
 // LinkWrite is a learned link written without waiting for the commit
 // (see NewLinkWrite).
-type LinkWrite struct{ txn *badger.Txn }
+type LinkWrite struct {
+	txn *badger.Txn
+	exp uint64 // the link's expiry (unix s; 0: none)
+}
 
 // NewLinkWrite starts the write of one learned link. Starting it may wait
 // for badger's commits in flight (a new transaction reads at a timestamp
 // they must have reached), so start it before taking a lock that orders
 // the links, and Commit under that lock; Discard it when not needed.
-func (g *GraphStore) NewLinkWrite() *LinkWrite { return &LinkWrite{txn: g.db.NewTransaction(true)} }
+func (g *GraphStore) NewLinkWrite() *LinkWrite {
+	return &LinkWrite{txn: g.db.NewTransaction(true), exp: g.expiry(time.Now())}
+}
 
 // Discard drops a LinkWrite that was not committed.
 func (w *LinkWrite) Discard() { w.txn.Discard() }
@@ -135,7 +144,7 @@ func (w *LinkWrite) Discard() { w.txn.Discard() }
 // the order of the Commit calls. Like every graph write they are made
 // durable by a later Sync (or the next fsync of the database).
 func (w *LinkWrite) Commit(tenant, vid, personID, previous string, done func(error)) {
-	if err := setLink(w.txn, tenant, vid, personID, previous); err != nil {
+	if err := setLink(w.txn, w.exp, tenant, vid, personID, previous); err != nil {
 		w.txn.Discard()
 		done(fmt.Errorf("graph: put link: %w", err))
 		return
@@ -148,16 +157,23 @@ func (w *LinkWrite) Commit(tenant, vid, personID, previous string, done func(err
 	})
 }
 
-func setLink(txn *badger.Txn, tenant, vid, personID, previous string) error {
-	if err := txn.Set(linkKey(tenant, vid), []byte(personID)); err != nil {
+func setLink(txn *badger.Txn, exp uint64, tenant, vid, personID, previous string) error {
+	set := func(k, v []byte) error { return txn.SetEntry(withExpiry(badger.NewEntry(k, v), exp)) }
+	if err := set(linkKey(tenant, vid), []byte(personID)); err != nil {
 		return err
 	}
 	if previous != "" && previous != personID {
-		if err := txn.Delete([]byte(prefixLinkReverse + previous + "/" + tenant + "/" + vid)); err != nil {
+		if err := txn.Delete(reverseLinkKey(previous, tenant, vid)); err != nil {
 			return err
 		}
 	}
-	return txn.Set([]byte(prefixLinkReverse+personID+"/"+tenant+"/"+vid), nil)
+	if err := set(reverseLinkKey(personID, tenant, vid), nil); err != nil {
+		return err
+	}
+	if exp != 0 {
+		return txn.Set(linkExpiryKey(exp, tenant, vid), []byte(personID))
+	}
+	return nil
 }
 
 func linkKey(tenant, vid string) []byte { return []byte(prefixLink + tenant + "/" + vid) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -19,12 +20,16 @@ import (
 // ("" when none); its reverse entry is removed.
 type LinkPut struct {
 	Tenant, VisitorID, PersonID, Previous string
+	// ExpiresAt is when the link expires (unix s), as the member it is
+	// copied from has it; 0: as a link learned now (LinkRetention).
+	ExpiresAt uint64
 }
 
 // ScanLinksWhere calls fn for every learned link whose key match accepts,
-// in key order. The key is "<tenant>/<visitor id>" and only valid during
-// the call; a link that match rejects costs no allocation.
-func (g *GraphStore) ScanLinksWhere(match func(key []byte) bool, fn func(tenant, vid, personID string) error) error {
+// in key order, with its expiry (unix s; 0: none). The key is
+// "<tenant>/<visitor id>" and only valid during the call; a link that
+// match rejects costs no allocation.
+func (g *GraphStore) ScanLinksWhere(match func(key []byte) bool, fn func(tenant, vid, personID string, expiresAt uint64) error) error {
 	prefix := []byte(prefixLink)
 	err := g.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
@@ -42,7 +47,7 @@ func (g *GraphStore) ScanLinksWhere(match func(key []byte) bool, fn func(tenant,
 			if !ok {
 				return fmt.Errorf("malformed link key %q", k)
 			}
-			if err := item.Value(func(v []byte) error { return fn(tenant, vid, string(v)) }); err != nil {
+			if err := item.Value(func(v []byte) error { return fn(tenant, vid, string(v), item.ExpiresAt()) }); err != nil {
 				return err
 			}
 		}
@@ -59,7 +64,11 @@ func (g *GraphStore) ScanLinksWhere(match func(key []byte) bool, fn func(tenant,
 func (g *GraphStore) PutLinks(links []LinkPut) error {
 	wb := g.db.NewWriteBatch()
 	defer wb.Cancel()
+	now := g.expiry(time.Now())
 	for _, l := range links {
+		if l.ExpiresAt == 0 {
+			l.ExpiresAt = now
+		}
 		if err := putLink(wb, l); err != nil {
 			return fmt.Errorf("graph: put link: %w", err)
 		}
@@ -71,7 +80,8 @@ func (g *GraphStore) PutLinks(links []LinkPut) error {
 }
 
 func putLink(wb *badger.WriteBatch, l LinkPut) error {
-	if err := wb.Set(linkKey(l.Tenant, l.VisitorID), []byte(l.PersonID)); err != nil {
+	set := func(k, v []byte) error { return wb.SetEntry(withExpiry(badger.NewEntry(k, v), l.ExpiresAt)) }
+	if err := set(linkKey(l.Tenant, l.VisitorID), []byte(l.PersonID)); err != nil {
 		return err
 	}
 	if l.Previous != "" && l.Previous != l.PersonID {
@@ -79,7 +89,13 @@ func putLink(wb *badger.WriteBatch, l LinkPut) error {
 			return err
 		}
 	}
-	return wb.Set(reverseLinkKey(l.PersonID, l.Tenant, l.VisitorID), nil)
+	if err := set(reverseLinkKey(l.PersonID, l.Tenant, l.VisitorID), nil); err != nil {
+		return err
+	}
+	if l.ExpiresAt != 0 {
+		return wb.Set(linkExpiryKey(l.ExpiresAt, l.Tenant, l.VisitorID), []byte(l.PersonID))
+	}
+	return nil
 }
 
 func reverseLinkKey(personID, tenant, vid string) []byte {

@@ -51,7 +51,7 @@ func TestGraphStore_LinksInBatches(t *testing.T) {
 	t.Run("ScanLinksWhere passes only the links match accepts", func(t *testing.T) {
 		var got []string
 		err := g.ScanLinksWhere(func(key []byte) bool { return strings.HasPrefix(string(key), "t1/") },
-			func(tenant, vid, person string) error {
+			func(tenant, vid, person string, _ uint64) error {
 				got = append(got, tenant+"/"+vid+"→"+person)
 				return nil
 			})

@@ -21,6 +21,7 @@ const (
 	prefixPerson          = "gp/"  // gp/<person id> → person record with its identifiers
 	prefixLink            = "gl/"  // gl/<tenant>/<visitor id> → person id (a learned link)
 	prefixLinkReverse     = "glr/" // glr/<person id>/<tenant>/<visitor id> → empty (erasure finds links)
+	prefixLinkExpiry      = "glx/" // glx/<expiry, 8 bytes big-endian unix s>/<tenant>/<visitor id> → person id: links due to expire (graph_linkttl.go)
 	prefixSuppression     = "sup/" // sup/<scope>/<kind>/<value> → Version of the entry (empty in older data dirs: the zero Version); scope: "global" or a tenant id
 	prefixSuppressionTomb = "sud/" // sud/<scope>/<kind>/<value> → Version of the entry's removal (tombstone; never pruned)
 

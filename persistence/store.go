@@ -48,6 +48,10 @@ type Config struct {
 	// replicated configuration and suppression lists (Store.Clock). It
 	// must be unique within a cluster; "" is fine for a single node.
 	NodeName string
+	// LinkRetention is how long a learned link (visitor → person) is kept
+	// after it was learned (graph_linkttl.go). 0 means 90 days; negative,
+	// forever.
+	LinkRetention time.Duration
 	// SecretKey, when set, seals endpoint secrets at rest (secretbox.go;
 	// FIREHOOK_SECRET_KEY): at least MinSecretKeyLen bytes. A store that
 	// holds sealed secrets does not open without it.
@@ -73,6 +77,9 @@ func DefaultConfig(dir string) Config {
 
 func (c *Config) withDefaults() {
 	d := DefaultConfig(c.Dir)
+	if c.LinkRetention == 0 {
+		c.LinkRetention = DefaultLinkRetention
+	}
 	if c.MemTableSize <= 0 {
 		c.MemTableSize = d.MemTableSize
 	}
@@ -109,7 +116,8 @@ type Store struct {
 	outbox   *Outbox       // see Outbox and Dispatch
 	visitors visitorBuffer // visitor states until the next checkpoint (visitors.go)
 
-	tmpDir string // an in-memory store's event log directory
+	tmpDir  string        // an in-memory store's event log directory
+	linkTTL time.Duration // Config.LinkRetention, defaulted
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -138,7 +146,7 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, graphDB: gdb, log: cfg.Log, clock: NewClock(cfg.NodeName)}
+	s := &Store{db: db, graphDB: gdb, log: cfg.Log, clock: NewClock(cfg.NodeName), linkTTL: cfg.LinkRetention}
 	warnOldGraphLayout(db, cfg.Log)
 	box, err := newSecretBox(cfg.SecretKey)
 	if err != nil {

@@ -27,6 +27,7 @@ type serveFlags struct {
 	allowPrivate                     bool
 	ingestIPRate                     float64
 	eventRetention, receiptRetention time.Duration
+	linkRetention                    time.Duration
 	trustedProxies                   string
 	logLevel, logFormat              string
 	cpuProfile                       string
@@ -47,6 +48,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	fs.DurationVar(&f.eventRetention, "event-retention", 7*24*time.Hour, "how long accepted page views stay in the event log once processed (GET /v1/events, replays); negative keeps every one")
 	fs.DurationVar(&f.receiptRetention, "receipt-retention", 7*24*time.Hour, "how long a finished delivery's receipt and payload are kept after its last attempt")
+	fs.DurationVar(&f.linkRetention, "link-retention", 90*24*time.Hour, "how long a learned link (visitor → person) is kept after it was learned; negative keeps them forever")
 	fs.Float64Var(&f.ingestIPRate, "ingest-ip-rate", 50, "page views a second one client address may send (burst: two seconds' worth; loopback clients are not limited; -1: no limit)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
@@ -110,8 +112,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// Endpoint secrets sealed at rest with this key when set (from the
 		// environment only, like the cluster key).
 		Store: persistence.Config{SecretKey: os.Getenv("FIREHOOK_SECRET_KEY"),
-			EventLog: persistence.EventLogConfig{Retention: f.eventRetention},
-			Outbox:   persistence.OutboxConfig{ReceiptRetention: f.receiptRetention}},
+			EventLog:      persistence.EventLogConfig{Retention: f.eventRetention},
+			LinkRetention: f.linkRetention,
+			Outbox:        persistence.OutboxConfig{ReceiptRetention: f.receiptRetention}},
 		Log:    log,
 		Stdout: stdout,
 		Cluster: node.ClusterConfig{
