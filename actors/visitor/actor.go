@@ -80,7 +80,32 @@ type Actor struct {
 	seq             uint64
 	state           State
 	loaded          bool
+
+	// backlog holds, in order, an event whose handling failed (a disk
+	// that cannot take the decision, say) and the ones that arrived
+	// after it: they are tried again after retryWait, the failed one
+	// first, so that the visitor's events keep their order and the node
+	// goes on once the fault is gone, without a restart.
+	backlog   []*Arrival
+	retryWait time.Duration
+	tries     int // failed tries of the backlog's first event
+	retry     *time.Timer
 }
+
+// The waits before the backlog is tried again: doubling from the first
+// to the last.
+const (
+	firstRetryWait = 500 * time.Millisecond
+	lastRetryWait  = 30 * time.Second
+	// maxTries bounds the tries of one event (about 4 minutes): an event
+	// that still fails is set aside — processed again after a restart, as
+	// before — so that an error that does not pass (a record that cannot
+	// be decoded) stalls the visitor for a while, not for ever.
+	maxTries = 12
+)
+
+// retryBacklog asks the actor to try its backlog again.
+type retryBacklog struct{}
 
 // ActorProducer returns the producer of the visitor actor id for
 // (tenantID, visitorID).
@@ -98,15 +123,52 @@ func (a *Actor) Receive(c actor.Context) {
 			c.SetReceiveTimeout(a.cfg.idle())
 		}
 	case *actor.ReceiveTimeout:
-		a.cfg.Passivate(a.id)
-	case *Arrival:
-		if err := a.handle(m.Event, m.CommittedAt); err != nil {
-			// Not reported done: the event is processed again after a
-			// restart. The in-memory state is reloaded then as well.
-			a.loaded = false
-			a.cfg.log().Error("visitor: event not processed", "visitor", a.id, "event", m.Event.ID, "seq", m.Event.Seq, "err", err)
+		if len(a.backlog) == 0 {
+			a.cfg.Passivate(a.id)
 		}
+	case *actor.Stopping:
+		if a.retry != nil {
+			a.retry.Stop() // the backlog is not reported done: it is processed again after a restart
+		}
+	case *Arrival:
+		a.backlog = append(a.backlog, m)
+		if len(a.backlog) == 1 {
+			a.work(c)
+		}
+	case retryBacklog:
+		a.retry = nil
+		a.work(c)
 	}
+}
+
+// work handles the backlog in order until it is empty or an event fails;
+// then it tries again later (see backlog).
+func (a *Actor) work(c actor.Context) {
+	for len(a.backlog) > 0 {
+		m := a.backlog[0]
+		if err := a.handle(m.Event, m.CommittedAt); err != nil {
+			// Not reported done: tried again below, or after a restart.
+			// The in-memory state is reloaded from the store first.
+			a.loaded = false
+			if a.tries++; a.tries >= maxTries {
+				a.cfg.log().Error("visitor: event not processed; set aside until a restart", "visitor", a.id,
+					"event", m.Event.ID, "seq", m.Event.Seq, "err", err, "tries", a.tries)
+				a.backlog[0], a.backlog = nil, a.backlog[1:]
+				a.tries, a.retryWait = 0, 0
+				continue
+			}
+			a.retryWait = min(max(2*a.retryWait, firstRetryWait), lastRetryWait)
+			a.cfg.log().Error("visitor: event not processed; trying again", "visitor", a.id, "event", m.Event.ID,
+				"seq", m.Event.Seq, "err", err, "in", a.retryWait, "waiting", len(a.backlog))
+			self, root := c.Self(), c.ActorSystem().Root
+			a.retry = time.AfterFunc(a.retryWait, func() { root.Send(self, retryBacklog{}) })
+			return
+		}
+		a.backlog[0] = nil
+		a.backlog = a.backlog[1:]
+		a.tries, a.retryWait = 0, 0
+	}
+	a.backlog = nil
 }
 
 func (a *Actor) load() error {
