@@ -28,6 +28,7 @@ import (
 	"github.com/firehook/firehook/http/dashboard"
 	"github.com/firehook/firehook/http/ingest"
 	"github.com/firehook/firehook/identity"
+	"github.com/firehook/firehook/mcp"
 	"github.com/firehook/firehook/metrics"
 	"github.com/firehook/firehook/persistence"
 )
@@ -217,7 +218,11 @@ func Start(cfg Config) (*Node, error) {
 		Log:            cfg.Log.With("component", "ingest"),
 	})
 	n.dash = dashboard.New(dashboard.Config{Log: cfg.Log.With("component", "dashboard")})
-	adminH := admin.New(admin.Config{
+	// The MCP tools call the admin API in process, with each request's key.
+	var adminH *admin.Handler
+	mcpH := mcp.Handler(func() http.Handler { return adminH }, cfg.Version)
+	adminH = admin.New(admin.Config{
+		MCP:                   mcpH,
 		Dashboard:             n.dash,
 		Store:                 n.store.Config,
 		OperatorTokenHash:     tokenHash,

@@ -40,6 +40,9 @@ Usage:
   firehook doctor [--data DIR] [--json]
                            check a stopped node's data directory and print a summary
                            (exit 1 on a problem)
+  firehook mcp [--admin URL] [--key KEY]
+                           an MCP server on stdio for AI agents, acting as one tenant
+                           through a node's admin API (FIREHOOK_ADMIN_URL, FIREHOOK_API_KEY)
   firehook version         print the version
 
 Every serve flag can also be set as FIREHOOK_<NAME> (--admin-listen → FIREHOOK_ADMIN_LISTEN).
@@ -78,6 +81,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runChaos(ctx, rest, stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, rest, stdout, stderr)
+	case "mcp":
+		return runMCP(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "firehook", Version)
 		return nil

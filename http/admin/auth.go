@@ -94,6 +94,17 @@ func (h *Handler) principalOf(header string) (principal, bool) {
 	return principal{}, false
 }
 
+// tenantOnly answers 403 to the operator: the route acts as one tenant.
+func tenantOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if principalFrom(r.Context()).operator {
+			api.WriteError(w, nil, api.Errorf(api.CodeForbidden, "this route needs a tenant API key"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // operatorOnly answers 403 to anyone but the operator.
 func operatorOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -165,6 +165,10 @@ type Config struct {
 	Events EventSource
 	// OpenAPI is the OpenAPI document served at /v1/openapi.json.
 	OpenAPI []byte
+	// MCP, when set, serves the Model Context Protocol at /mcp (package
+	// mcp's Handler) to tenant API keys: the operator token is refused
+	// (403), since an MCP session sees one tenant.
+	MCP http.Handler
 	// OnErased is called after a person was erased from the graph on a
 	// single node (a GraphCluster does the same on every member): it
 	// removes the person from the payloads of their deliveries. Nil: none.

@@ -109,6 +109,9 @@ func New(cfg Config) *Handler {
 			r.With(operatorOnly).Get("/v1/graph/stats", h.graphStats)
 			r.With(operatorOnly).Delete("/v1/graph/persons/{id}", h.erasePerson)
 		}
+		if h.cfg.MCP != nil {
+			r.With(tenantOnly).Post("/mcp", h.cfg.MCP.ServeHTTP)
+		}
 		if h.cfg.Suppressions != nil {
 			r.Post("/v1/tenants/{id}/suppressions", h.addSuppressions)
 			r.Get("/v1/tenants/{id}/suppressions", h.listSuppressions)

@@ -1,0 +1,280 @@
+package mcp_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.uber.org/goleak"
+
+	"github.com/firehook/firehook/internal/testkit"
+	"github.com/firehook/firehook/node"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var update = flag.Bool("update", false, "rewrite testdata/tools.json from the server's tool list")
+
+const operator = "op-mcp"
+
+// world is a real node with two tenants, A (with a site) and B, each with
+// an endpoint.
+type world struct {
+	n          *node.Node
+	admin      string
+	keyA, keyB string
+	tenantA    string
+	epA, epB   string
+	siteKeyA   string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	n, err := node.Start(node.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0",
+		AdminToken: operator, AllowPrivateEndpoints: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Shutdown(context.Background()) })
+	w := &world{n: n, admin: "http://" + n.AdminAddr()}
+	call := func(method, path, token string, body any, out any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		r := testkit.Do(t, http.DefaultClient, method, w.admin+path, strings.NewReader(string(b)),
+			"Authorization", "Bearer "+token, "Content-Type", "application/json")
+		if r.Status >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+		}
+		if out != nil {
+			if err := json.Unmarshal(r.Body, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var a, b struct {
+		ID     string
+		APIKey string `json:"api_key"`
+	}
+	call("POST", "/v1/tenants", operator, map[string]any{"name": "Acme", "tier": "pro"}, &a)
+	call("POST", "/v1/tenants", operator, map[string]any{"name": "Bravo", "tier": "pro"}, &b)
+	w.keyA, w.keyB, w.tenantA = a.APIKey, b.APIKey, a.ID
+	rc := testkit.NewReceiver(t, nil)
+	var ep struct{ ID string }
+	call("POST", "/v1/endpoints", w.keyA, map[string]any{"tenant_id": a.ID, "url": rc.URL + "/a", "description": "the AI SDR"}, &ep)
+	w.epA = ep.ID
+	call("POST", "/v1/endpoints", w.keyB, map[string]any{"tenant_id": b.ID, "url": rc.URL + "/b"}, &ep)
+	w.epB = ep.ID
+	var site struct{ Key string }
+	call("POST", "/v1/sites", w.keyA, map[string]any{"tenant_id": a.ID, "domain": "acme.test"}, &site)
+	w.siteKeyA = site.Key
+	return w
+}
+
+// bearer adds a key to every request.
+type bearer struct{ key string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// connect opens an MCP session with the node's /mcp as key.
+func (w *world) connect(t *testing.T, key string) *sdk.ClientSession {
+	t.Helper()
+	c := sdk.NewClient(&sdk.Implementation{Name: "test-agent", Version: "1"}, nil)
+	cs, err := c.Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: w.admin + "/mcp",
+		HTTPClient: &http.Client{Transport: bearer{key}}, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+// callTool calls name with args and returns its structured result, or
+// the error text when the tool failed.
+func callTool(t *testing.T, cs *sdk.ClientSession, name string, args any) (map[string]any, string) {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		return nil, err.Error()
+	}
+	if res.IsError {
+		var text []string
+		for _, c := range res.Content {
+			if tc, ok := c.(*sdk.TextContent); ok {
+				text = append(text, tc.Text)
+			}
+		}
+		return nil, strings.Join(text, " ")
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%s: structured content %s: %v", name, b, err)
+	}
+	return out, ""
+}
+
+// The tool list is what agents see: a golden file, so that a change of a
+// name, a description or a schema is deliberate (go test ./mcp -update).
+func TestTools_ListIsTheGoldenOne(t *testing.T) {
+	w := newWorld(t)
+	cs := w.connect(t, w.keyA)
+	type tool struct {
+		Name         string `json:"name"`
+		Description  string `json:"description"`
+		InputSchema  any    `json:"input_schema"`
+		OutputSchema any    `json:"output_schema"`
+	}
+	var tools []tool
+	for tl, err := range cs.Tools(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		tools = append(tools, tool{tl.Name, tl.Description, tl.InputSchema, tl.OutputSchema})
+	}
+	got, err := json.MarshalIndent(tools, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "tools.json")
+	if *update {
+		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./mcp -update to write it)", err)
+	}
+	if strings.TrimSpace(string(want)) != strings.TrimSpace(string(got)) {
+		t.Errorf("the tool list differs from %s (go test ./mcp -update if on purpose):\n%s", golden, got)
+	}
+}
+
+// Over streamable HTTP, each tool acts as the key's tenant through the
+// admin API: the answers are the tenant's data, the actions change what
+// the admin API then shows, and another tenant's resources are not found.
+func TestTools_ActAsTheKeysTenantOverHTTP(t *testing.T) {
+	w := newWorld(t)
+	cs := w.connect(t, w.keyA)
+
+	out, errText := callTool(t, cs, "list_endpoints", map[string]any{})
+	eps, _ := out["endpoints"].([]any)
+	if errText != "" || len(eps) != 1 || eps[0].(map[string]any)["id"] != w.epA {
+		t.Fatalf("list_endpoints = %v %q; want only %s", out, errText, w.epA)
+	}
+	if out, errText := callTool(t, cs, "endpoint_health", map[string]any{"endpoint_id": w.epA}); errText != "" || out["state"] == nil {
+		t.Fatalf("endpoint_health = %v %q", out, errText)
+	}
+	if out, errText := callTool(t, cs, "pause_endpoint", map[string]any{"endpoint_id": w.epA}); errText != "" || out["state"] != "disabled" {
+		t.Fatalf("pause_endpoint = %v %q; want state disabled", out, errText)
+	}
+	if out, errText := callTool(t, cs, "resume_endpoint", map[string]any{"endpoint_id": w.epA}); errText != "" || out["state"] != "enabled" {
+		t.Fatalf("resume_endpoint = %v %q; want state enabled", out, errText)
+	}
+	if out, errText := callTool(t, cs, "add_suppression", map[string]any{"kind": "company_domain", "values": []string{"rival.example"}}); errText != "" || out["added"] != float64(1) {
+		t.Fatalf("add_suppression = %v %q; want added 1", out, errText)
+	}
+	listed := func() string {
+		r := testkit.Do(t, http.DefaultClient, http.MethodGet, w.admin+"/v1/tenants/"+w.tenantA+"/suppressions", nil, "Authorization", "Bearer "+w.keyA)
+		return string(r.Body)
+	}
+	if !strings.Contains(listed(), "rival.example") {
+		t.Fatalf("after add_suppression the admin API lists %s", listed())
+	}
+	if out, errText := callTool(t, cs, "remove_suppression", map[string]any{"kind": "company_domain", "values": []string{"rival.example"}}); errText != "" || out["done"] != true {
+		t.Fatalf("remove_suppression = %v %q; want done", out, errText)
+	}
+	if strings.Contains(listed(), "rival.example") {
+		t.Fatalf("after remove_suppression the admin API lists %s", listed())
+	}
+	if out, errText := callTool(t, cs, "failed_deliveries", map[string]any{"endpoint_id": w.epA}); errText != "" || len(out["deliveries"].([]any)) != 0 {
+		t.Fatalf("failed_deliveries = %v %q; want none", out, errText)
+	}
+	out, errText = callTool(t, cs, "list_sites", map[string]any{})
+	sites, _ := out["sites"].([]any)
+	if errText != "" || len(sites) != 1 || sites[0].(map[string]any)["key"] != w.siteKeyA {
+		t.Fatalf("list_sites = %v %q", out, errText)
+	}
+	r := testkit.Do(t, http.DefaultClient, http.MethodPost, "http://"+w.n.IngestAddr()+"/v1/collect",
+		strings.NewReader(`{"site":"`+w.siteKeyA+`","vid":"v_1","url":"https://acme.test/pricing","title":"Pricing"}`), "Content-Type", "application/json")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("page view: %d %s", r.Status, r.Body)
+	}
+	var views []any
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		out, errText = callTool(t, cs, "recent_page_views", map[string]any{"since": "2000-01-01T00:00:00Z"})
+		views, _ = out["events"].([]any)
+		return errText == "" && len(views) == 1
+	}, "the page view in recent_page_views")
+	if v := views[0].(map[string]any); v["url"] != "https://acme.test/pricing" || v["visitor_id"] != "v_1" {
+		t.Fatalf("recent_page_views = %v", out)
+	}
+
+	t.Run("another tenant's resources are not found and not changed", func(t *testing.T) {
+		for _, tool := range []string{"endpoint_health", "pause_endpoint", "failed_deliveries"} {
+			if _, errText := callTool(t, cs, tool, map[string]any{"endpoint_id": w.epB}); !strings.Contains(errText, "404") {
+				t.Errorf("%s on tenant B's endpoint: %q; want a not-found error", tool, errText)
+			}
+		}
+		csB := w.connect(t, w.keyB)
+		out, _ := callTool(t, csB, "list_endpoints", map[string]any{})
+		if eps := out["endpoints"].([]any); len(eps) != 1 || eps[0].(map[string]any)["state"] != "enabled" {
+			t.Errorf("tenant B's endpoints after A's calls: %v", out)
+		}
+	})
+	t.Run("bad input is an error that changes nothing", func(t *testing.T) {
+		for _, c := range []struct {
+			tool string
+			args map[string]any
+		}{
+			{"endpoint_health", map[string]any{}},
+			{"endpoint_health", map[string]any{"endpoint_id": 7}},
+			{"add_suppression", map[string]any{"kind": "planet", "values": []string{"mars"}}},
+			{"add_suppression", map[string]any{"kind": "email_domain"}},
+			{"recent_page_views", map[string]any{"since": "yesterday"}},
+			{"replay_delivery", map[string]any{"delivery_id": "../../v1/tenants"}},
+			{"no_such_tool", map[string]any{}},
+		} {
+			if _, errText := callTool(t, cs, c.tool, c.args); errText == "" {
+				t.Errorf("%s %v: no error", c.tool, c.args)
+			}
+		}
+		out, _ := callTool(t, cs, "list_endpoints", map[string]any{})
+		if eps := out["endpoints"].([]any); eps[0].(map[string]any)["state"] != "enabled" {
+			t.Errorf("an endpoint changed: %v", out)
+		}
+	})
+}
+
+// /mcp answers only tenant API keys: 401 without one, 403 for the
+// operator token (a session sees one tenant).
+func TestHandler_RefusesNoKeyAndTheOperator(t *testing.T) {
+	w := newWorld(t)
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
+	for _, c := range []struct {
+		auth   []string
+		status int
+	}{
+		{nil, http.StatusUnauthorized},
+		{[]string{"Authorization", "Bearer " + operator}, http.StatusForbidden},
+	} {
+		r := testkit.Do(t, http.DefaultClient, http.MethodPost, w.admin+"/mcp", strings.NewReader(body),
+			append([]string{"Content-Type", "application/json", "Accept", "application/json, text/event-stream"}, c.auth...)...)
+		if r.Status != c.status {
+			t.Errorf("%v: %d %s; want %d", c.auth, r.Status, r.Body, c.status)
+		}
+	}
+}
