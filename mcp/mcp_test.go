@@ -278,3 +278,68 @@ func TestHandler_RefusesNoKeyAndTheOperator(t *testing.T) {
 		}
 	}
 }
+
+// The identified-visitor tools: a page view that names a person in the
+// graph is one visit, with the person and the company, found by each
+// tool and filter that matches it and by none that does not; another
+// tenant sees none.
+func TestTools_IdentifiedVisitors(t *testing.T) {
+	w := newWorld(t)
+	email := "ada@engines.example"
+	line, _ := json.Marshal(map[string]any{"person_id": "p_ada", "updated_at": "2026-01-01T00:00:00Z",
+		"identifiers": []map[string]string{{"type": "hem_sha256", "value": testkit.HEMs(t, email).SHA256}},
+		"person":      map[string]any{"first_name": "Ada", "last_name": "Lovelace", "job_title": "Analyst", "business_email": email},
+		"company":     map[string]any{"name": "Analytical Engines", "domain": "engines.example"}})
+	r := testkit.Do(t, http.DefaultClient, http.MethodPost, w.admin+"/v1/graph/import", strings.NewReader(string(line)+"\n"),
+		"Authorization", "Bearer "+operator, "Content-Type", "application/x-ndjson")
+	if r.Status != http.StatusOK {
+		t.Fatalf("graph import: %d %s", r.Status, r.Body)
+	}
+	r = testkit.Do(t, http.DefaultClient, http.MethodPost, "http://"+w.n.IngestAddr()+"/v1/collect",
+		strings.NewReader(`{"site":"`+w.siteKeyA+`","vid":"v_ada","url":"https://acme.test/pricing","email":"`+email+`"}`), "Content-Type", "application/json")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("page view: %d %s", r.Status, r.Body)
+	}
+	cs := w.connect(t, w.keyA)
+	visits := func(tool string, args map[string]any) []any {
+		t.Helper()
+		out, errText := callTool(t, cs, tool, args)
+		if errText != "" {
+			t.Fatalf("%s %v: %s", tool, args, errText)
+		}
+		v, _ := out["visits"].([]any)
+		return v
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(visits("recent_identified_visitors", map[string]any{})) == 1 },
+		"the identified visit")
+	v := visits("recent_identified_visitors", map[string]any{})[0].(map[string]any)
+	person, company := v["person"].(map[string]any), v["company"].(map[string]any)
+	if v["type"] != "visitor.identified" || v["url"] != "https://acme.test/pricing" || person["id"] != "p_ada" ||
+		person["first_name"] != "Ada" || company["domain"] != "engines.example" {
+		t.Fatalf("the visit is %v", v)
+	}
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+		want int
+	}{
+		{"recent_identified_visitors", map[string]any{"first_match_only": true, "page_pattern": "/pricing", "company_domain": "ENGINES.example"}, 1},
+		{"recent_identified_visitors", map[string]any{"page_pattern": "/careers"}, 0},
+		{"recent_identified_visitors", map[string]any{"since": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, 0},
+		{"company_visitors", map[string]any{"company_domain": "engines.example"}, 1},
+		{"company_visitors", map[string]any{"company_domain": "rival.example"}, 0},
+		{"person_visits", map[string]any{"person_id": "p_ada"}, 1},
+		{"person_visits", map[string]any{"person_id": "p_bob"}, 0},
+	} {
+		if got := len(visits(c.tool, c.args)); got != c.want {
+			t.Errorf("%s %v: %d visits; want %d", c.tool, c.args, got, c.want)
+		}
+	}
+	csB := w.connect(t, w.keyB)
+	if out, _ := callTool(t, csB, "recent_identified_visitors", map[string]any{}); len(out["visits"].([]any)) != 0 {
+		t.Errorf("tenant B sees A's visits: %v", out)
+	}
+	if _, errText := callTool(t, cs, "company_visitors", map[string]any{}); errText == "" {
+		t.Error("company_visitors without a domain: no error")
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/firehook/firehook/http/admin"
 )
 
 // The tools' inputs and outputs. Their JSON schemas are inferred from
@@ -112,6 +114,28 @@ type eventsPage struct {
 	HasMore    bool       `json:"has_more"`
 }
 
+type identifiedArgs struct {
+	Since          string `json:"since,omitempty" jsonschema:"RFC 3339 time: only visits received at or after it"`
+	CompanyDomain  string `json:"company_domain,omitempty" jsonschema:"only persons of this company, by its domain (acme.com)"`
+	PagePattern    string `json:"page_pattern,omitempty" jsonschema:"only page views whose URL contains this text (/pricing)"`
+	FirstMatchOnly bool   `json:"first_match_only,omitempty" jsonschema:"only a person's first identification for this tenant (visitor.identified)"`
+	Cursor         string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; empty for the first"`
+	Limit          int    `json:"limit,omitempty" jsonschema:"visits per page, 1 to 100 (default 20)"`
+}
+
+type companyArgs struct {
+	CompanyDomain string `json:"company_domain" jsonschema:"the company's domain (acme.com)"`
+	Since         string `json:"since,omitempty" jsonschema:"RFC 3339 time: only visits received at or after it"`
+	Cursor        string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; empty for the first"`
+	Limit         int    `json:"limit,omitempty" jsonschema:"visits per page, 1 to 100 (default 20)"`
+}
+
+type personArgs struct {
+	PersonID string `json:"person_id" jsonschema:"the person's id, as an identified visit gives it"`
+	Cursor   string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; empty for the first"`
+	Limit    int    `json:"limit,omitempty" jsonschema:"visits per page, 1 to 100 (default 20)"`
+}
+
 // addTools registers every tool on s, acting through c.
 func addTools(s *sdk.Server, c *Client) {
 	sdk.AddTool(s, &sdk.Tool{Name: "list_endpoints",
@@ -208,6 +232,63 @@ func addTools(s *sdk.Server, c *Client) {
 			if out.Sites == nil {
 				out.Sites = []siteSummary{}
 			}
+			return nil, out, err
+		})
+	identified := func(ctx context.Context, q url.Values, since, cursor string, limit int) (admin.IdentifiedPage, error) {
+		t, err := c.tenant(ctx)
+		if err != nil {
+			return admin.IdentifiedPage{}, err
+		}
+		q.Set("tenant_id", t)
+		q.Set("limit", strconv.Itoa(pageLimit(limit)))
+		if since != "" {
+			if _, err := time.Parse(time.RFC3339, since); err != nil {
+				return admin.IdentifiedPage{}, &APIError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "since must be an RFC 3339 time"}
+			}
+			q.Set("since", since)
+		}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var out admin.IdentifiedPage
+		err = c.do(ctx, http.MethodGet, "/v1/identified", q, nil, &out)
+		if out.Visits == nil {
+			out.Visits = []admin.IdentifiedVisit{}
+		}
+		return out, err
+	}
+	sdk.AddTool(s, &sdk.Tool{Name: "recent_identified_visitors",
+		Description: "Page views that identified a person, oldest first from since (or the cursor): who (name, title, business email, LinkedIn, company), which page, and whether it was the person's first identification for this tenant. Filters: company domain, a URL substring, first identifications only. Paginated: pass next_cursor back as cursor, also to poll for new ones."},
+		func(ctx context.Context, _ *sdk.CallToolRequest, in identifiedArgs) (*sdk.CallToolResult, admin.IdentifiedPage, error) {
+			q := url.Values{}
+			if in.CompanyDomain != "" {
+				q.Set("company_domain", in.CompanyDomain)
+			}
+			if in.PagePattern != "" {
+				q.Set("page", in.PagePattern)
+			}
+			if in.FirstMatchOnly {
+				q.Set("first_match", "true")
+			}
+			out, err := identified(ctx, q, in.Since, in.Cursor, in.Limit)
+			return nil, out, err
+		})
+	sdk.AddTool(s, &sdk.Tool{Name: "company_visitors",
+		Description: "The identified visits of one company's people (by the company's domain), oldest first: who came and which pages they read. Paginated like recent_identified_visitors."},
+		func(ctx context.Context, _ *sdk.CallToolRequest, in companyArgs) (*sdk.CallToolResult, admin.IdentifiedPage, error) {
+			if in.CompanyDomain == "" {
+				return nil, admin.IdentifiedPage{}, &APIError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "company_domain is required"}
+			}
+			out, err := identified(ctx, url.Values{"company_domain": {in.CompanyDomain}}, in.Since, in.Cursor, in.Limit)
+			return nil, out, err
+		})
+	sdk.AddTool(s, &sdk.Tool{Name: "person_visits",
+		Description: "One identified person's visit history for this tenant, oldest first, with their profile on each visit. Paginated like recent_identified_visitors."},
+		func(ctx context.Context, _ *sdk.CallToolRequest, in personArgs) (*sdk.CallToolResult, admin.IdentifiedPage, error) {
+			if in.PersonID == "" {
+				return nil, admin.IdentifiedPage{}, &APIError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "person_id is required"}
+			}
+			out, err := identified(ctx, url.Values{"person_id": {in.PersonID}}, "", in.Cursor, in.Limit)
 			return nil, out, err
 		})
 	sdk.AddTool(s, &sdk.Tool{Name: "recent_page_views",

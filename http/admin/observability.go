@@ -16,6 +16,7 @@ import (
 //	GET /v1/endpoints/{id}/health     an endpoint's health window
 //	GET /v1/actors, /v1/actors/{id}   live actors (a tenant key sees its own)
 //	GET /v1/events                    pull a tenant's events, by log cursor
+//	GET /v1/identified                a tenant's identified page views (identified.go)
 //	GET /v1/export.csv                a tenant's identified visits, streamed
 //
 // Each group is served only when its source is configured.
@@ -37,6 +38,7 @@ func (h *Handler) mountObservability(r chi.Router) {
 			r.Get("/v1/events", h.listEvents)
 			if h.cfg.Outbox != nil && h.cfg.Graph != nil {
 				r.Get("/v1/export.csv", h.exportCSV)
+				r.Get("/v1/identified", h.listIdentified)
 			}
 		}
 	})
