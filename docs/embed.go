@@ -9,3 +9,9 @@ import _ "embed"
 //
 //go:embed openapi.json
 var OpenAPI []byte
+
+// Webhooks is webhooks.md: how to receive and verify Firehook's webhooks,
+// and what their payload holds.
+//
+//go:embed webhooks.md
+var Webhooks []byte

@@ -343,3 +343,51 @@ func TestTools_IdentifiedVisitors(t *testing.T) {
 		t.Error("company_visitors without a domain: no error")
 	}
 }
+
+// The resources an agent reads to understand the API and the webhooks:
+// the OpenAPI document, the webhook payload's JSON Schema and the
+// webhooks guide, each as the node serves it.
+func TestResources_APIContractAndPayloadSchema(t *testing.T) {
+	w := newWorld(t)
+	cs := w.connect(t, w.keyA)
+	var uris []string
+	for r, err := range cs.Resources(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		uris = append(uris, r.URI)
+	}
+	if len(uris) != 3 {
+		t.Fatalf("resources %v; want 3", uris)
+	}
+	read := func(uri string) string {
+		t.Helper()
+		res, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: uri})
+		if err != nil || len(res.Contents) != 1 {
+			t.Fatalf("read %s: %v %+v", uri, err, res)
+		}
+		return res.Contents[0].Text
+	}
+	var openapi struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(read("firehook://docs/openapi.json")), &openapi); err != nil || openapi.Paths["/v1/identified"] == nil {
+		t.Errorf("the OpenAPI resource: %v, %d paths", err, len(openapi.Paths))
+	}
+	var schema struct {
+		Properties map[string]struct {
+			Properties map[string]any `json:"properties"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal([]byte(read("firehook://docs/webhook-payload.schema.json")), &schema); err != nil ||
+		schema.Properties["sequence"].Properties != nil || schema.Properties["data"].Properties["person"] == nil {
+		t.Errorf("the payload schema resource: %v %+v", err, schema)
+	}
+	if md := read("firehook://docs/webhooks.md"); !strings.Contains(md, "webhook-signature") {
+		t.Errorf("the webhooks guide resource: %.200s", md)
+	}
+	if _, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: "firehook://docs/../../etc/passwd"}); err == nil {
+		t.Error("an unknown resource was read")
+	}
+}

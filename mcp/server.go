@@ -18,6 +18,7 @@ func NewServer(c *Client, version string) *sdk.Server {
 			"These tools see one tenant (the API key's): its endpoints and their deliveries, its sites and page views, its suppression list.",
 	})
 	addTools(s, c)
+	addResources(s)
 	return s
 }
 
