@@ -213,6 +213,10 @@ func TestTools_ActAsTheKeysTenantOverHTTP(t *testing.T) {
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("page view: %d %s", r.Status, r.Body)
 	}
+	siteID := sites[0].(map[string]any)["id"].(string)
+	if out, errText := callTool(t, cs, "pixel_status", map[string]any{"site_id": siteID}); errText != "" || out["accepted"] != float64(1) || out["last_accepted_at"] == nil {
+		t.Fatalf("pixel_status after one page view = %v %q; want 1 accepted", out, errText)
+	}
 	var views []any
 	testkit.Eventually(t, 5*time.Second, func() bool {
 		out, errText = callTool(t, cs, "recent_page_views", map[string]any{"since": "2000-01-01T00:00:00Z"})
@@ -224,6 +228,9 @@ func TestTools_ActAsTheKeysTenantOverHTTP(t *testing.T) {
 	}
 
 	t.Run("another tenant's resources are not found and not changed", func(t *testing.T) {
+		if _, errText := callTool(t, cs, "pixel_status", map[string]any{"site_id": "site_01JZZZZZZZZZZZZZZZZZZZZZZZ"}); !strings.Contains(errText, "404") {
+			t.Errorf("pixel_status of an unknown site: %q; want not found", errText)
+		}
 		for _, tool := range []string{"endpoint_health", "pause_endpoint", "failed_deliveries"} {
 			if _, errText := callTool(t, cs, tool, map[string]any{"endpoint_id": w.epB}); !strings.Contains(errText, "404") {
 				t.Errorf("%s on tenant B's endpoint: %q; want a not-found error", tool, errText)

@@ -11,6 +11,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/firehook/firehook/http/admin"
+	"github.com/firehook/firehook/metrics"
 )
 
 // The tools' inputs and outputs. Their JSON schemas are inferred from
@@ -90,6 +91,10 @@ type siteSummary struct {
 
 type siteList struct {
 	Sites []siteSummary `json:"sites"`
+}
+
+type siteArg struct {
+	SiteID string `json:"site_id" jsonschema:"the site's id, as list_sites gives it"`
 }
 
 type eventsArgs struct {
@@ -289,6 +294,13 @@ func addTools(s *sdk.Server, c *Client) {
 				return nil, admin.IdentifiedPage{}, &APIError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "person_id is required"}
 			}
 			out, err := identified(ctx, url.Values{"person_id": {in.PersonID}}, "", in.Cursor, in.Limit)
+			return nil, out, err
+		})
+	sdk.AddTool(s, &sdk.Tool{Name: "pixel_status",
+		Description: "Is a site's pixel installed and working? Page views accepted and refused since the node started, the latest of each, and why the latest was refused (origin_not_allowed: the page's origin is not among the site's allowed origins). In a cluster, the member asked."},
+		func(ctx context.Context, _ *sdk.CallToolRequest, in siteArg) (*sdk.CallToolResult, metrics.PixelStatus, error) {
+			var out metrics.PixelStatus
+			err := c.do(ctx, http.MethodGet, "/v1/sites/"+url.PathEscape(in.SiteID)+"/pixel", nil, nil, &out)
 			return nil, out, err
 		})
 	sdk.AddTool(s, &sdk.Tool{Name: "recent_page_views",

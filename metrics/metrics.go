@@ -26,6 +26,7 @@ type Metrics struct {
 	cluster   *clusterMetrics // nil on a lone node
 	tenants   *labelCap
 	endpoints *labelCap
+	pixels    pixels // page views by site since start (pixel.go)
 
 	ingestAccepted *prometheus.CounterVec   // tenant
 	ingestRejected *prometheus.CounterVec   // reason
@@ -83,6 +84,7 @@ func New(cfg Config) (*Metrics, error) {
 		tenants:   newLabelCap(cfg.MaxTenantLabels),
 		endpoints: newLabelCap(cfg.MaxEndpointLabels),
 		health:    make(map[string]*endpointHealth),
+		pixels:    pixels{since: cfg.Now().UTC()},
 		budgets:   make(map[string]*budgetCount),
 	}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {

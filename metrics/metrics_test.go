@@ -377,3 +377,23 @@ func TestMetrics_CountsActorRestartsByKind(t *testing.T) {
 		t.Errorf("live visitor actors = %v", got)
 	}
 }
+
+// The pixel status of a site counts its accepted and refused page views
+// and keeps the latest of each and the latest refusal's code; a page view
+// of no site (an unknown key) or an opt-out counts nowhere.
+func TestPixel_CountsEachSitesPageViews(t *testing.T) {
+	f := newFixture(t, firehook.TierPro, nil)
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	f.m.ObserveIngest(ingest.Observation{TenantID: f.tenant.ID, SiteID: "site_a", Accepted: true, Start: t0})
+	f.m.ObserveIngest(ingest.Observation{TenantID: f.tenant.ID, SiteID: "site_a", Code: "origin_not_allowed", Start: t0.Add(time.Second)})
+	f.m.ObserveIngest(ingest.Observation{TenantID: f.tenant.ID, SiteID: "site_a", OptedOut: true, Start: t0.Add(2 * time.Second)})
+	f.m.ObserveIngest(ingest.Observation{Code: "unknown_site", Start: t0})
+	p := f.m.Pixel("site_a")
+	if p.Accepted != 1 || p.Refused != 1 || p.LastRefusal != "origin_not_allowed" ||
+		p.LastAcceptedAt == nil || !p.LastAcceptedAt.Equal(t0) || p.LastRefusedAt == nil || !p.LastRefusedAt.Equal(t0.Add(time.Second)) {
+		t.Errorf("site_a's pixel: %+v", p)
+	}
+	if q := f.m.Pixel("site_b"); q.Accepted != 0 || q.Refused != 0 || q.LastAcceptedAt != nil || q.SiteID != "site_b" {
+		t.Errorf("an unseen site's pixel: %+v", q)
+	}
+}

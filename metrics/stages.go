@@ -117,6 +117,7 @@ func (m *Metrics) ObserveIngest(o ingest.Observation) {
 		m.ingestRejected.WithLabelValues(string(o.Code)).Inc()
 	}
 	m.ingestDuration.WithLabelValues(outcome).Observe(o.Took.Seconds())
+	m.pixels.observe(o)
 }
 
 // Queued implements pipeline.Observer.

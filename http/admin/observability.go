@@ -15,6 +15,7 @@ import (
 //	GET /v1/pipeline                  stage latencies, queue saturation, tenants' budgets
 //	GET /v1/endpoints/{id}/health     an endpoint's health window
 //	GET /v1/actors, /v1/actors/{id}   live actors (a tenant key sees its own)
+//	GET /v1/sites/{id}/pixel          what this node saw of a site's pixel
 //	GET /v1/events                    pull a tenant's events, by log cursor
 //	GET /v1/identified                a tenant's identified page views (identified.go)
 //	GET /v1/export.csv                a tenant's identified visits, streamed
@@ -29,6 +30,7 @@ func (h *Handler) mountObservability(r chi.Router) {
 		if h.cfg.Metrics != nil {
 			r.Get("/v1/pipeline", h.pipelineView)
 			r.Get("/v1/endpoints/{id}/health", h.endpointHealth)
+			r.Get("/v1/sites/{id}/pixel", h.sitePixel)
 		}
 		if h.cfg.Actors != nil {
 			r.Get("/v1/actors", h.listActors)

@@ -167,6 +167,7 @@ var routes = []route{
 	{name: "pull events", method: http.MethodGet, pattern: "/v1/events", query: "?limit=10", access: own, ok: http.StatusOK},
 	{name: "pull events of tenant", method: http.MethodGet, pattern: "/v1/events", query: "?tenant_id={tenant}&limit=10",
 		access: named, ok: http.StatusOK},
+	{name: "pixel status", method: http.MethodGet, pattern: "/v1/sites/{id}/pixel", access: named, ok: http.StatusOK},
 	{name: "identified visits", method: http.MethodGet, pattern: "/v1/identified", query: "?limit=10", access: own, ok: http.StatusOK},
 	{name: "identified visits of tenant", method: http.MethodGet, pattern: "/v1/identified",
 		query: "?tenant_id={tenant}&limit=10", access: named, ok: http.StatusOK},

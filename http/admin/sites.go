@@ -154,6 +154,18 @@ func (h *Handler) getSite(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, s)
 }
 
+// sitePixel answers GET /v1/sites/{id}/pixel: what this node saw of the
+// site's pixel since it started (metrics.PixelStatus). In a cluster each
+// member sees the page views that reached it.
+func (h *Handler) sitePixel(w http.ResponseWriter, r *http.Request) {
+	s, err := h.site(r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, h.cfg.Metrics.Pixel(s.ID))
+}
+
 func (h *Handler) patchSite(w http.ResponseWriter, r *http.Request) {
 	var req siteFields
 	if err := h.decode(r, &req); err != nil {

@@ -167,7 +167,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pv *pageView, o
 	}
 	obs := observation(w)
 	if obs != nil {
-		obs.TenantID = site.TenantID
+		obs.TenantID, obs.SiteID = site.TenantID, site.ID
 	}
 	if !originAllowed(&site, origin) {
 		h.fail(w, api.Errorf(api.CodeOriginNotAllowed, "origin %q may not send events for this site", origin))

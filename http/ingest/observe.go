@@ -13,6 +13,8 @@ type Observation struct {
 	// TenantID is the tenant of the request's site; "" when the site was
 	// not resolved (no or unknown site key, or refused before).
 	TenantID string
+	// SiteID is the request's site, set with TenantID.
+	SiteID string
 	// Accepted is set when the event was stored and 202 (or the GIF) sent.
 	Accepted bool
 	// OptedOut is set when GPC or DNT asked not to be tracked (204).
