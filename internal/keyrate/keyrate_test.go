@@ -74,3 +74,23 @@ func TestLimiter_ForgetsIdleKeysAndBoundsMemory(t *testing.T) {
 		t.Fatalf("%d keys remembered after a flood; want at most 2 × MaxKeys", n)
 	}
 }
+
+// BenchmarkLimiter_Allow is the per-address check on every page view from
+// a non-loopback client: one map lookup and one token bucket, under one
+// mutex (go test ./internal/keyrate -bench Allow -benchtime 2s).
+func BenchmarkLimiter_Allow(b *testing.B) {
+	l := keyrate.New(keyrate.Config{PerSecond: 50, Burst: 100})
+	keys := make([]string, 10_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("203.0.%d.%d", i/256, i%256)
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			l.Allow(keys[i%len(keys)], now)
+			i++
+		}
+	})
+}
