@@ -342,9 +342,17 @@ func TestTools_IdentifiedVisitors(t *testing.T) {
 			t.Errorf("%s %v: %d visits; want %d", c.tool, c.args, got, c.want)
 		}
 	}
+	hem := testkit.HEMs(t, email).SHA256
+	if out, errText := callTool(t, cs, "lookup_identifier", map[string]any{"type": "hem_sha256", "value": hem}); errText != "" ||
+		out["person_id"] != "p_ada" || out["company"].(map[string]any)["domain"] != "engines.example" {
+		t.Errorf("lookup_identifier of Ada's hashed email: %v %q", out, errText)
+	}
 	csB := w.connect(t, w.keyB)
 	if out, _ := callTool(t, csB, "recent_identified_visitors", map[string]any{}); len(out["visits"].([]any)) != 0 {
 		t.Errorf("tenant B sees A's visits: %v", out)
+	}
+	if out, errText := callTool(t, csB, "lookup_identifier", map[string]any{"type": "hem_sha256", "value": hem}); !strings.Contains(errText, "404") {
+		t.Errorf("tenant B looks up the person A identified: %v %q; want not found", out, errText)
 	}
 	if _, errText := callTool(t, cs, "company_visitors", map[string]any{}); errText == "" {
 		t.Error("company_visitors without a domain: no error")

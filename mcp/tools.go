@@ -97,6 +97,11 @@ type siteArg struct {
 	SiteID string `json:"site_id" jsonschema:"the site's id, as list_sites gives it"`
 }
 
+type lookupArgs struct {
+	Type  string `json:"type" jsonschema:"the identifier's type: hem_sha256, hem_sha1, hem_md5, device_id, maid or cookie"`
+	Value string `json:"value" jsonschema:"the identifier, as the type writes it (a hashed email in lower-case hex)"`
+}
+
 type eventsArgs struct {
 	Since  string `json:"since,omitempty" jsonschema:"RFC 3339 time: only page views received at or after it"`
 	Cursor string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; empty for the first"`
@@ -301,6 +306,17 @@ func addTools(s *sdk.Server, c *Client) {
 		func(ctx context.Context, _ *sdk.CallToolRequest, in siteArg) (*sdk.CallToolResult, metrics.PixelStatus, error) {
 			var out metrics.PixelStatus
 			err := c.do(ctx, http.MethodGet, "/v1/sites/"+url.PathEscape(in.SiteID)+"/pixel", nil, nil, &out)
+			return nil, out, err
+		})
+	sdk.AddTool(s, &sdk.Tool{Name: "lookup_identifier",
+		Description: "Who is behind an identifier (a hashed email, a device id, a cookie)? Answers the person's profile and company, but only for a person this tenant has identified from its own visits; otherwise not found."},
+		func(ctx context.Context, _ *sdk.CallToolRequest, in lookupArgs) (*sdk.CallToolResult, admin.IdentifiedPerson, error) {
+			t, err := c.tenant(ctx)
+			if err != nil {
+				return nil, admin.IdentifiedPerson{}, err
+			}
+			var out admin.IdentifiedPerson
+			err = c.do(ctx, http.MethodGet, "/v1/identified/lookup", url.Values{"tenant_id": {t}, "type": {in.Type}, "value": {in.Value}}, nil, &out)
 			return nil, out, err
 		})
 	sdk.AddTool(s, &sdk.Tool{Name: "recent_page_views",

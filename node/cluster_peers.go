@@ -41,6 +41,12 @@ type (
 	healthQuery struct {
 		Endpoint string `json:"endpoint"`
 	}
+	laneQuery struct {
+		PersonKey string `json:"person_key"`
+	}
+	laneAnswer struct {
+		Found bool `json:"found"`
+	}
 )
 
 // ask sends one query to every other live member at once (per gives each
@@ -140,6 +146,20 @@ func (p clusterPeers) Health(ctx context.Context, endpointID string) ([]metrics.
 	return hs, unreachable
 }
 
+// Identified implements admin.Peers.
+func (p clusterPeers) Identified(ctx context.Context, personKey string) (bool, []string) {
+	found := false
+	unreachable := p.ask(ctx, "lane", func(string) any { return laneQuery{PersonKey: personKey} }, func(_ string, body []byte) error {
+		var a laneAnswer
+		if err := json.Unmarshal(body, &a); err != nil {
+			return err
+		}
+		found = found || a.Found
+		return nil
+	})
+	return found, unreachable
+}
+
 // answerQuery answers the receipts and health questions of a member's
 // admin API: this member's part, never asking further.
 func (cl *clusterNode) answerQuery(what string, args []byte) (any, error) {
@@ -177,6 +197,13 @@ func (cl *clusterNode) answerQuery(what string, args []byte) (any, error) {
 		return m.Health(ep), nil
 	case "stats":
 		return cl.n.stats(), nil
+	case "lane":
+		var q laneQuery
+		if err := json.Unmarshal(args, &q); err != nil {
+			return nil, err
+		}
+		_, found, err := cl.n.store.Outbox().LaneSequence(q.PersonKey)
+		return laneAnswer{Found: found}, err
 	}
 	return nil, fmt.Errorf("unknown query %q", what)
 }

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -45,6 +46,32 @@ func (o *Outbox) LaneSequences(keep func(personKey string) bool) (map[string]uin
 		return nil, fmt.Errorf("read lane sequences: %w", err)
 	}
 	return out, nil
+}
+
+// LaneSequence returns the lane sequence of personKey (firehook.PersonKey):
+// present once the tenant's First Match of the person was made here, or
+// copied or handed here.
+func (o *Outbox) LaneSequence(personKey string) (seq uint64, ok bool, err error) {
+	err = o.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(prefixLaneSeq + personKey))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("malformed lane sequence of %s", personKey)
+			}
+			seq, ok = binary.BigEndian.Uint64(v), true
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("read lane sequence: %w", err)
+	}
+	return seq, ok, nil
 }
 
 // MergeLaneSequences raises the lane sequence of each key to the given one

@@ -64,4 +64,34 @@ func TestMCP_StdioActsAsTheKeysTenant(t *testing.T) {
 	if err != nil || !res.IsError {
 		t.Fatalf("endpoint_health of another tenant's endpoint: %v %+v; want a tool error", err, res)
 	}
+
+	// Every tool over stdio, each with arguments it takes: a result, not
+	// a protocol error (a delivery that does not exist is a tool error).
+	var site struct{ ID string }
+	call(t, "POST", p.admin+"/v1/sites", token, map[string]any{"tenant_id": a, "domain": "acme.test"}, &site)
+	args := map[string]map[string]any{
+		"list_endpoints": {}, "endpoint_health": {"endpoint_id": epA.ID}, "failed_deliveries": {"endpoint_id": epA.ID},
+		"delivery": {"delivery_id": "dlv_01JZZZZZZZZZZZZZZZZZZZZZZZ"}, "replay_delivery": {"delivery_id": "dlv_01JZZZZZZZZZZZZZZZZZZZZZZZ"},
+		"pause_endpoint": {"endpoint_id": epA.ID}, "resume_endpoint": {"endpoint_id": epA.ID},
+		"add_suppression":    {"kind": "company_domain", "values": []string{"rival.example"}},
+		"remove_suppression": {"kind": "company_domain", "values": []string{"rival.example"}},
+		"list_sites":         {}, "pixel_status": {"site_id": site.ID}, "recent_page_views": {},
+		"recent_identified_visitors": {}, "company_visitors": {"company_domain": "acme.test"}, "person_visits": {"person_id": "p_x"},
+		"lookup_identifier": {"type": "cookie", "value": "ck-1"},
+	}
+	wantError := map[string]bool{"delivery": true, "replay_delivery": true, "lookup_identifier": true}
+	for tl, err := range cs.Tools(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, ok := args[tl.Name]
+		if !ok {
+			t.Errorf("tool %s has no case here", tl.Name)
+			continue
+		}
+		res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: tl.Name, Arguments: in})
+		if err != nil || res.IsError != wantError[tl.Name] {
+			t.Errorf("%s over stdio: %v, error result %v; want error result %v", tl.Name, err, res != nil && res.IsError, wantError[tl.Name])
+		}
+	}
 }

@@ -56,6 +56,9 @@ type Peers interface {
 	Deliveries(ctx context.Context, endpointID string, status firehook.DeliveryStatus, cursors map[string]string, limit int) (pages map[string]DeliveryPage, unreachable []string)
 	// Health returns each other member's view of an endpoint's health.
 	Health(ctx context.Context, endpointID string) (hs []metrics.Health, unreachable []string)
+	// Identified reports whether another member holds the lane sequence
+	// of personKey (firehook.PersonKey): the tenant identified the person.
+	Identified(ctx context.Context, personKey string) (found bool, unreachable []string)
 }
 
 // DeliveryPage is one member's page of receipts.

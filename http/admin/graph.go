@@ -68,18 +68,22 @@ func viewRecord(rec *identity.Record) lookupView {
 	return v
 }
 
-func (h *Handler) lookupGraph(w http.ResponseWriter, r *http.Request) {
+// resolve looks up the identifier of the request's type and value
+// parameters: in the cluster's graph, or this node's.
+func (h *Handler) resolve(r *http.Request) (*identity.Record, bool, error) {
 	q := r.URL.Query()
 	id, err := identity.NewIdentifier(identity.Type(q.Get("type")), q.Get("value"))
 	if err != nil {
-		h.fail(w, api.Errorf(api.CodeValidation, "%v", err))
-		return
+		return nil, false, api.Errorf(api.CodeValidation, "%v", err)
 	}
-	lookup := h.cfg.Graph.Lookup
 	if c := h.cfg.GraphCluster; c != nil {
-		lookup = c.Lookup
+		return c.Lookup(id)
 	}
-	rec, ok, err := lookup(id)
+	return h.cfg.Graph.Lookup(id)
+}
+
+func (h *Handler) lookupGraph(w http.ResponseWriter, r *http.Request) {
+	rec, ok, err := h.resolve(r)
 	if err != nil {
 		h.fail(w, err)
 		return

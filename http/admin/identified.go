@@ -145,3 +145,53 @@ func (h *Handler) listIdentified(w http.ResponseWriter, r *http.Request) {
 	out.HasMore = h.cfg.Events.LastSeq() > last
 	api.WriteJSON(w, http.StatusOK, out)
 }
+
+// IdentifiedPerson is the answer of GET /v1/identified/lookup: a person
+// the tenant has identified, as the graph has them now. Their other
+// identifiers are not shown: the tenant knows the person by its own
+// visits, not by the graph.
+type IdentifiedPerson struct {
+	PersonID string           `json:"person_id"`
+	Person   identity.Person  `json:"person"`
+	Company  identity.Company `json:"company"`
+}
+
+// lookupIdentified answers GET /v1/identified/lookup?tenant_id=&type=&value=:
+// the person an identifier resolves to, when the tenant has identified
+// that person (it holds their lane sequence: here, or on another member).
+// Otherwise 404, the same whether no person has the identifier or the
+// tenant never identified them: the graph is the operator's, a tenant
+// sees only the persons its own visits named.
+func (h *Handler) lookupIdentified(w http.ResponseWriter, r *http.Request) {
+	tenantID, err := h.eventTenant(r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	rec, found, err := h.resolve(r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	identified := false
+	if found && !rec.IsCompanyOnly() {
+		key := firehook.PersonKey(tenantID, rec.PersonID)
+		if _, identified, err = h.cfg.Outbox.LaneSequence(key); err != nil {
+			h.fail(w, err)
+			return
+		}
+		if !identified && h.cfg.Peers != nil {
+			var unreachable []string
+			identified, unreachable = h.cfg.Peers.Identified(r.Context(), key)
+			if !identified && len(unreachable) > 0 {
+				h.fail(w, api.Errorf(api.CodeUnavailable, "a cluster member did not answer; try again"))
+				return
+			}
+		}
+	}
+	if !identified {
+		h.fail(w, api.Errorf(api.CodeNotFound, "no person this tenant identified has this identifier"))
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, IdentifiedPerson{PersonID: rec.PersonID, Person: rec.Person, Company: rec.Company})
+}

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/firehook/firehook/identity"
@@ -74,5 +75,27 @@ func TestIdentified_PagesEveryVisitOnceInLogOrder(t *testing.T) {
 	}
 	if r := e.do(t, http.MethodGet, "/v1/identified?first_match=maybe", a.tenant.APIKey, ""); r.Status != http.StatusBadRequest {
 		t.Errorf("first_match=maybe: %d; want 400", r.Status)
+	}
+}
+
+// GET /v1/identified/lookup answers a person only to a tenant that
+// identified them, without their identifiers; to any other tenant the
+// same 404 as for an identifier no one has.
+func TestIdentified_LookupOnlyPersonsTheTenantIdentified(t *testing.T) {
+	e, a, b := newWorld(t)
+	e.populate(t, &a) // a.person is identified for A
+	path := "/v1/identified/lookup?type=hem_sha256&value=" + a.hem
+	r := e.do(t, http.MethodGet, path, a.tenant.APIKey, "")
+	var got map[string]any
+	if err := json.Unmarshal(r.Body, &got); r.Status != http.StatusOK || err != nil || got["person_id"] != a.person {
+		t.Fatalf("A's lookup of its person: %d %s", r.Status, r.Body)
+	}
+	if _, shown := got["identifiers"]; shown {
+		t.Errorf("the answer shows the person's identifiers: %s", r.Body)
+	}
+	notFound := e.do(t, http.MethodGet, "/v1/identified/lookup?type=hem_sha256&value="+strings.Repeat("ab", 32), a.tenant.APIKey, "")
+	other := e.do(t, http.MethodGet, path, b.tenant.APIKey, "")
+	if notFound.Status != http.StatusNotFound || other.Status != http.StatusNotFound || string(other.Body) != string(notFound.Body) {
+		t.Errorf("B's lookup of A's person: %d %s; an unknown identifier: %d %s; want the same 404", other.Status, other.Body, notFound.Status, notFound.Body)
 	}
 }

@@ -41,6 +41,7 @@ func (h *Handler) mountObservability(r chi.Router) {
 			if h.cfg.Outbox != nil && h.cfg.Graph != nil {
 				r.Get("/v1/export.csv", h.exportCSV)
 				r.Get("/v1/identified", h.listIdentified)
+				r.Get("/v1/identified/lookup", h.lookupIdentified)
 			}
 		}
 	})
