@@ -175,6 +175,22 @@ func TestTools_ActAsTheKeysTenantOverHTTP(t *testing.T) {
 	if errText != "" || len(eps) != 1 || eps[0].(map[string]any)["id"] != w.epA {
 		t.Fatalf("list_endpoints = %v %q; want only %s", out, errText, w.epA)
 	}
+	for i := range 2 { // two more: three endpoints in pages of two
+		r := testkit.Do(t, http.DefaultClient, http.MethodPost, w.admin+"/v1/endpoints",
+			strings.NewReader(`{"tenant_id":"`+w.tenantA+`","url":"https://hooks.acme.test/`+string(rune('x'+i))+`"}`),
+			"Authorization", "Bearer "+w.keyA, "Content-Type", "application/json")
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create endpoint: %d %s", r.Status, r.Body)
+		}
+	}
+	first, _ := callTool(t, cs, "list_endpoints", map[string]any{"limit": 2})
+	second, _ := callTool(t, cs, "list_endpoints", map[string]any{"limit": 2, "cursor": first["next_cursor"]})
+	if len(first["endpoints"].([]any)) != 2 || len(second["endpoints"].([]any)) != 1 || second["next_cursor"] != nil {
+		t.Fatalf("list_endpoints in pages of 2: %v then %v; want 2, then 1 and no cursor", first, second)
+	}
+	if _, errText := callTool(t, cs, "list_endpoints", map[string]any{"cursor": "-3"}); errText == "" {
+		t.Error("list_endpoints with a bad cursor: no error")
+	}
 	if out, errText := callTool(t, cs, "endpoint_health", map[string]any{"endpoint_id": w.epA}); errText != "" || out["state"] == nil {
 		t.Fatalf("endpoint_health = %v %q", out, errText)
 	}

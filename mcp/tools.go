@@ -31,7 +31,13 @@ type endpointSummary struct {
 }
 
 type endpointList struct {
-	Endpoints []endpointSummary `json:"endpoints"`
+	Endpoints  []endpointSummary `json:"endpoints"`
+	NextCursor string            `json:"next_cursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last"`
+}
+
+type listArgs struct {
+	Cursor string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; empty for the first"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"items per page, 1 to 100 (default 20)"`
 }
 
 type pageArgs struct {
@@ -90,7 +96,8 @@ type siteSummary struct {
 }
 
 type siteList struct {
-	Sites []siteSummary `json:"sites"`
+	Sites      []siteSummary `json:"sites"`
+	NextCursor string        `json:"next_cursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last"`
 }
 
 type siteArg struct {
@@ -150,16 +157,17 @@ type personArgs struct {
 func addTools(s *sdk.Server, c *Client) {
 	sdk.AddTool(s, &sdk.Tool{Name: "list_endpoints",
 		Description: "The tenant's webhook endpoints: id, URL, state (enabled, disabled, paused) and the events each receives."},
-		func(ctx context.Context, _ *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, endpointList, error) {
+		func(ctx context.Context, _ *sdk.CallToolRequest, in listArgs) (*sdk.CallToolResult, endpointList, error) {
 			t, err := c.tenant(ctx)
 			if err != nil {
 				return nil, endpointList{}, err
 			}
-			var out endpointList
-			err = c.do(ctx, http.MethodGet, "/v1/endpoints", url.Values{"tenant_id": {t}}, nil, &out)
-			if out.Endpoints == nil {
-				out.Endpoints = []endpointSummary{}
+			var all endpointList
+			if err := c.do(ctx, http.MethodGet, "/v1/endpoints", url.Values{"tenant_id": {t}}, nil, &all); err != nil {
+				return nil, endpointList{}, err
 			}
+			var out endpointList
+			out.Endpoints, out.NextCursor, err = page(all.Endpoints, in)
 			return nil, out, err
 		})
 	sdk.AddTool(s, &sdk.Tool{Name: "endpoint_health",
@@ -232,16 +240,17 @@ func addTools(s *sdk.Server, c *Client) {
 		})
 	sdk.AddTool(s, &sdk.Tool{Name: "list_sites",
 		Description: "The tenant's sites: domain and the site key of the pixel snippet."},
-		func(ctx context.Context, _ *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, siteList, error) {
+		func(ctx context.Context, _ *sdk.CallToolRequest, in listArgs) (*sdk.CallToolResult, siteList, error) {
 			t, err := c.tenant(ctx)
 			if err != nil {
 				return nil, siteList{}, err
 			}
-			var out siteList
-			err = c.do(ctx, http.MethodGet, "/v1/sites", url.Values{"tenant_id": {t}}, nil, &out)
-			if out.Sites == nil {
-				out.Sites = []siteSummary{}
+			var all siteList
+			if err := c.do(ctx, http.MethodGet, "/v1/sites", url.Values{"tenant_id": {t}}, nil, &all); err != nil {
+				return nil, siteList{}, err
 			}
+			var out siteList
+			out.Sites, out.NextCursor, err = page(all.Sites, in)
 			return nil, out, err
 		})
 	identified := func(ctx context.Context, q url.Values, since, cursor string, limit int) (admin.IdentifiedPage, error) {
@@ -359,6 +368,25 @@ func addTools(s *sdk.Server, c *Client) {
 			}
 			return nil, out, nil
 		})
+}
+
+// page cuts one page out of a whole list the admin API answers (in a
+// stable order): the cursor is the offset of the page's first item.
+func page[T any](all []T, in listArgs) ([]T, string, error) {
+	from := 0
+	if in.Cursor != "" {
+		n, err := strconv.Atoi(in.Cursor)
+		if err != nil || n < 0 {
+			return nil, "", &APIError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "cursor is not one this tool answered"}
+		}
+		from = min(n, len(all))
+	}
+	to := min(from+pageLimit(in.Limit), len(all))
+	next := ""
+	if to < len(all) {
+		next = strconv.Itoa(to)
+	}
+	return append(make([]T, 0, to-from), all[from:to]...), next, nil
 }
 
 // pageLimit is a tool's page size: 1 to 100, 20 when not given.
