@@ -358,6 +358,29 @@ func TestTools_IdentifiedVisitors(t *testing.T) {
 			t.Errorf("%s %v: %d visits; want %d", c.tool, c.args, got, c.want)
 		}
 	}
+	// The visit's webhook to A's endpoint: its receipt, then a replay.
+	var page struct {
+		Deliveries []struct{ ID string } `json:"deliveries"`
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		r := testkit.Do(t, http.DefaultClient, http.MethodGet, w.admin+"/v1/endpoints/"+w.epA+"/deliveries?status=delivered", nil, "Authorization", "Bearer "+w.keyA)
+		return json.Unmarshal(r.Body, &page) == nil && len(page.Deliveries) == 1
+	}, "the visit's delivery is delivered")
+	dlv := page.Deliveries[0].ID
+	if out, errText := callTool(t, cs, "delivery", map[string]any{"delivery_id": dlv}); errText != "" || out["status"] != "delivered" || len(out["attempts"].([]any)) != 1 {
+		t.Fatalf("delivery = %v %q; want delivered after one attempt", out, errText)
+	}
+	if out, errText := callTool(t, cs, "replay_delivery", map[string]any{"delivery_id": dlv}); errText != "" || out["id"] != dlv {
+		t.Fatalf("replay_delivery = %v %q", out, errText)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		out, _ := callTool(t, cs, "delivery", map[string]any{"delivery_id": dlv})
+		return out["status"] == "delivered" && len(out["attempts"].([]any)) == 2
+	}, "the replay is delivered: a second attempt")
+	if _, errText := callTool(t, w.connect(t, w.keyB), "delivery", map[string]any{"delivery_id": dlv}); !strings.Contains(errText, "404") {
+		t.Errorf("tenant B reads A's delivery: %q; want not found", errText)
+	}
+
 	hem := testkit.HEMs(t, email).SHA256
 	if out, errText := callTool(t, cs, "lookup_identifier", map[string]any{"type": "hem_sha256", "value": hem}); errText != "" ||
 		out["person_id"] != "p_ada" || out["company"].(map[string]any)["domain"] != "engines.example" {
