@@ -139,10 +139,12 @@ func (e *env) do(t testing.TB, method, path, token, body string) testkit.Respons
 
 // doRaw sends a request with the given headers (name, value pairs); a
 // body (none when empty) is sent as application/json unless headers set
-// another Content-Type.
+// another Content-Type. It accepts JSON or an event stream, as an MCP
+// client must (POST /mcp; the other routes answer JSON whatever it says).
 func (e *env) doRaw(t testing.TB, method, path, body string, headers ...string) testkit.Response {
 	t.Helper()
 	var rd io.Reader
+	headers = append([]string{"Accept", "application/json, text/event-stream"}, headers...)
 	if body != "" {
 		rd = strings.NewReader(body)
 		headers = append([]string{"Content-Type", "application/json"}, headers...)

@@ -16,6 +16,7 @@ import (
 	"github.com/firehook/firehook/http/dashboard"
 	"github.com/firehook/firehook/identity"
 	"github.com/firehook/firehook/internal/testkit"
+	"github.com/firehook/firehook/mcp"
 	"github.com/firehook/firehook/node"
 )
 
@@ -176,6 +177,11 @@ var routes = []route{
 	{name: "look up an identified person of tenant", method: http.MethodGet, pattern: "/v1/identified/lookup",
 		query: "?tenant_id={tenant}&type=hem_sha256&value={hem}", access: named, ok: http.StatusOK},
 	{name: "export", method: http.MethodGet, pattern: "/v1/export.csv", access: own, ok: http.StatusOK},
+	{name: "MCP tool list", method: http.MethodPost, pattern: "/mcp", body: `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+		access: own, ok: http.StatusOK, operator: http.StatusForbidden},
+	{name: "MCP tool call", method: http.MethodPost, pattern: "/mcp",
+		body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_endpoints","arguments":{}}}`,
+		access: own, ok: http.StatusOK, operator: http.StatusForbidden},
 	{name: "export of tenant", method: http.MethodGet, pattern: "/v1/export.csv", query: "?tenant_id={tenant}",
 		access: named, ok: http.StatusOK},
 }
@@ -251,12 +257,15 @@ func (rt route) requestFor(t testing.TB, of ids) (path, body string) {
 
 // withEveryRoute mounts every optional route: the dashboard, the cluster
 // routes, and the real OpenAPI document.
-func withEveryRoute(d *dashboard.Handler) func(*admin.Config) {
+// withEveryRoute configures every optional route; handler returns the
+// admin handler (its MCP tools call it), read at request time.
+func withEveryRoute(d *dashboard.Handler, handler func() http.Handler) func(*admin.Config) {
 	return func(c *admin.Config) {
 		c.Dashboard = d
 		c.OpenAPI = docs.OpenAPI
 		c.Cluster = func(context.Context) any { return clusterView }
 		c.ClusterShards = func(context.Context) any { return clusterShards }
+		c.MCP = mcp.Handler(handler, "test")
 	}
 }
 
@@ -333,7 +342,7 @@ func (p party) ids() ids {
 func newWorld(t testing.TB) (e *env, a, b party) {
 	t.Helper()
 	d := dashboard.New(dashboard.Config{})
-	e = newEnv(t, withEveryRoute(d))
+	e = newEnv(t, withEveryRoute(d, func() http.Handler { return e.handler }))
 	e.dashboard = d
 	return e, newParty(t, e, "Acme", "acme.example"), newParty(t, e, "Bravo", "bravo.example")
 }
