@@ -180,7 +180,7 @@ var routes = []route{
 	{name: "MCP tool list", method: http.MethodPost, pattern: "/mcp", body: `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
 		access: own, ok: http.StatusOK, operator: http.StatusForbidden},
 	{name: "MCP tool call", method: http.MethodPost, pattern: "/mcp",
-		body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_endpoints","arguments":{}}}`,
+		body:   `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_endpoints","arguments":{}}}`,
 		access: own, ok: http.StatusOK, operator: http.StatusForbidden},
 	{name: "export of tenant", method: http.MethodGet, pattern: "/v1/export.csv", query: "?tenant_id={tenant}",
 		access: named, ok: http.StatusOK},
